@@ -1,0 +1,549 @@
+"""The two-link arm: one trajectory, or an ensemble, integrated by our RK45.
+
+Config sections: ``arm`` (physical parameters, SI units), ``initial`` (degrees), ``torque``
+(a file, an inline table or a generator sampled onto a table; interpolated linearly or by a
+cubic spline), ``solver`` and the optional ``ensemble``. The reference for ``compare`` is
+``scipy.integrate.solve_ivp(method="RK45")`` on the seed question's numpy right-hand side.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import Field, field_validator, model_validator
+
+from ..integrate import solve_ivp, solve_ivp_batch
+from ..integrate.tabulated import TableError, pack_table, table_range
+from ..models import arm as model
+from .base import Comparison, ComparisonRow, Experiment, ExperimentConfig, Outcome, Section
+
+Pair = tuple[float, float]
+
+
+class ArmParams(Section):
+    """Link lengths (m), inertias (kg m^2), masses (kg), centre of mass of link 2 (m), damping."""
+
+    L1: float = Field(0.3, gt=0)
+    L2: float = Field(0.33, gt=0)
+    I1: float = Field(0.025, gt=0)
+    I2: float = Field(0.045, gt=0)
+    M1: float = Field(1.4, gt=0)
+    M2: float = Field(1.0, gt=0)
+    D2: float = Field(0.16, ge=0)
+    B: tuple[Pair, Pair] = ((0.05, 0.025), (0.025, 0.05))
+
+    def vector(self) -> np.ndarray:
+        return model.param_vector(self.I1, self.I2, self.M2, self.L1, self.D2, self.B)
+
+
+class Initial(Section):
+    q_deg: Pair = (10.0, 143.54)
+    qdot_deg_s: Pair = (0.0, 0.0)
+
+
+class _TorqueBase(Section):
+    interpolation: Literal["linear", "cubic"] = "linear"
+    extrapolate: Literal["error", "hold"] = "error"
+
+
+class _Generated(_TorqueBase):
+    """Generators are sampled onto a table (like a measured torque) and then interpolated."""
+
+    samples: int = Field(1001, ge=2)
+    t_start: float | None = None
+    t_stop: float | None = None
+
+
+class FileTorque(_TorqueBase):
+    kind: Literal["file"]
+    path: str
+    time: Pair | None = Field(None, description="(t_start, t_stop) when the file has no time")
+
+
+class TableTorque(_TorqueBase):
+    kind: Literal["table"]
+    t: list[float]
+    values: tuple[list[float], list[float]]
+
+
+class ZeroTorque(_Generated):
+    kind: Literal["zero"]
+    samples: int = Field(2, ge=2)
+
+
+class ConstantTorque(_Generated):
+    kind: Literal["constant"]
+    value: Pair = (0.0, 0.0)
+    samples: int = Field(2, ge=2)
+
+
+class SinesTorque(_Generated):
+    kind: Literal["sines"]
+    amplitudes: Pair = (0.5, 0.25)
+    frequencies: Pair = Field((1.0, 2.0), description="Hz")
+    phases: Pair = Field((0.0, 0.0), description="rad")
+    offsets: Pair = (0.0, 0.0)
+
+
+class StepTorque(_Generated):
+    kind: Literal["step"]
+    time: float = 0.5
+    before: Pair = (0.0, 0.0)
+    after: Pair = (0.2, 0.1)
+
+
+class ChirpTorque(_Generated):
+    kind: Literal["chirp"]
+    amplitudes: Pair = (0.3, 0.15)
+    f0: float = Field(0.5, ge=0, description="Hz at t_start")
+    f1: float = Field(5.0, ge=0, description="Hz at t_stop")
+
+
+Torque = Annotated[
+    FileTorque | TableTorque | ZeroTorque | ConstantTorque | SinesTorque | StepTorque | ChirpTorque,
+    Field(discriminator="kind"),
+]
+
+
+class Solver(Section):
+    rtol: float = Field(1e-6, gt=0)
+    atol: float | list[float] = 1e-9
+    t_span: Pair = (0.0, 1.0)
+    t_eval: int | list[float] | None = Field(
+        1001, description="a count (equally spaced on t_span), a list of times, or null (steps)"
+    )
+    first_step: float | None = Field(None, gt=0)
+    max_step: float = Field(float("inf"), gt=0)
+
+    @field_validator("atol")
+    @classmethod
+    def _atol(cls, v):
+        values = v if isinstance(v, list) else [v]
+        if any(not np.isfinite(a) or a < 0 for a in values):
+            raise ValueError(f"must be finite and >= 0, got {v}")
+        if isinstance(v, list) and len(v) not in (4, 5):
+            raise ValueError(f"a list needs one value per state (4 or 5), got {len(v)}")
+        return v
+
+    @field_validator("t_eval")
+    @classmethod
+    def _t_eval(cls, v):
+        if isinstance(v, int) and v < 1:
+            raise ValueError(f"a count must be >= 1, got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _span(self):
+        if self.t_span[0] == self.t_span[1]:
+            raise ValueError("t_span: start and end must differ")
+        return self
+
+    def output_times(self, count: int | list[float] | None = None) -> np.ndarray | None:
+        spec = self.t_eval if count is None else count
+        if spec is None:
+            return None
+        if isinstance(spec, int):
+            return np.linspace(self.t_span[0], self.t_span[1], spec)
+        return np.asarray(spec, dtype=float)
+
+
+class Range(Section):
+    low: Pair
+    high: Pair
+
+
+class Ensemble(Section):
+    size: int = Field(10_000, ge=1)
+    sampling: Literal["uniform", "grid"] = "uniform"
+    q_deg: Range | None = None
+    qdot_deg_s: Range | None = None
+    params: dict[Literal["L1", "I1", "I2", "M2", "D2"], Pair] = Field(default_factory=dict)
+    t_eval: int | list[float] = 11
+
+
+class ArmConfig(ExperimentConfig):
+    experiment: Literal["arm"] = "arm"
+    arm: ArmParams = Field(default_factory=ArmParams)
+    initial: Initial = Field(default_factory=Initial)
+    torque: Torque = Field(default_factory=lambda: SinesTorque(kind="sines"))
+    solver: Solver = Field(default_factory=Solver)
+    ensemble: Ensemble | None = None
+
+
+# --- building the problem -------------------------------------------------------------------
+
+
+class ProblemError(ValueError):
+    """A config that validates but cannot be run (e.g. a torque table too short); has a key."""
+
+    def __init__(self, key: str, problem: str):
+        super().__init__(problem)
+        self.key = key
+        self.problem = problem
+
+
+def torque_table(cfg: ArmConfig, base_dir: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The torque as a time grid (N,) and a 2 x N table."""
+    tq = cfg.torque
+    if isinstance(tq, FileTorque):
+        from ..data.tables import read_table
+
+        path = Path(tq.path)
+        if not path.is_absolute() and base_dir is not None and not path.exists():
+            path = base_dir / path
+        try:
+            t, values = read_table(path, time=tq.time)
+        except TableError as exc:
+            raise ProblemError("torque.path", str(exc)) from None
+        if values.shape[0] != 2:
+            raise ProblemError("torque.path", f"expected 2 torque channels, got {values.shape[0]}")
+        return t, values
+    if isinstance(tq, TableTorque):
+        return np.asarray(tq.t, dtype=float), np.asarray(tq.values, dtype=float)
+    t0 = cfg.solver.t_span[0] if tq.t_start is None else tq.t_start
+    t1 = cfg.solver.t_span[1] if tq.t_stop is None else tq.t_stop
+    t = np.linspace(min(t0, t1), max(t0, t1), tq.samples)
+    return t, _generate(tq, t, min(t0, t1), max(t0, t1))
+
+
+def _generate(tq, t: np.ndarray, t_lo: float, t_hi: float) -> np.ndarray:
+    col = np.ones((2, 1))
+    if isinstance(tq, ZeroTorque):
+        return np.zeros((2, t.size))
+    if isinstance(tq, ConstantTorque):
+        return np.asarray(tq.value)[:, None] * np.ones((2, t.size))
+    if isinstance(tq, SinesTorque):
+        a, f, ph, off = (
+            np.asarray(v)[:, None] for v in (tq.amplitudes, tq.frequencies, tq.phases, tq.offsets)
+        )
+        return off + a * np.sin(2 * np.pi * f * t + ph)
+    if isinstance(tq, StepTorque):
+        return np.where(
+            t < tq.time, np.asarray(tq.before)[:, None] * col, np.asarray(tq.after)[:, None] * col
+        )
+    # Linear chirp: the frequency sweeps from f0 to f1 over the table's span.
+    span = t_hi - t_lo
+    s = t - t_lo
+    phase = 2 * np.pi * (tq.f0 * s + (tq.f1 - tq.f0) * s**2 / (2 * span))
+    return np.asarray(tq.amplitudes)[:, None] * np.sin(phase)
+
+
+def packed_torque(cfg: ArmConfig, base_dir: Path | None = None) -> np.ndarray:
+    t, values = torque_table(cfg, base_dir)
+    try:
+        packed = pack_table(t, values, kind=cfg.torque.interpolation)
+    except TableError as exc:
+        raise ProblemError("torque", str(exc)) from None
+    lo, hi = table_range(packed)
+    a, b = sorted(cfg.solver.t_span)
+    if cfg.torque.extrapolate == "error" and (a < lo or b > hi):
+        raise ProblemError(
+            "torque",
+            f"the table covers [{lo:g}, {hi:g}] s but solver.t_span is [{a:g}, {b:g}] s; "
+            "extend the table or set torque.extrapolate: hold to hold its end values",
+        )
+    return packed
+
+
+def initial_state(q_deg, qdot_deg_s) -> np.ndarray:
+    q = np.deg2rad(np.asarray(q_deg, dtype=float))
+    qd = np.deg2rad(np.asarray(qdot_deg_s, dtype=float))
+    return np.concatenate([q, qd, [0.0]])
+
+
+def _atol(cfg: ArmConfig):
+    atol = cfg.solver.atol
+    if isinstance(atol, list) and len(atol) == 4:
+        return np.append(atol, atol[-1])  # the work state takes the last velocity's tolerance
+    return atol
+
+
+def is_batched(cfg: ArmConfig) -> bool:
+    return cfg.ensemble is not None
+
+
+# --- running -----------------------------------------------------------------------------------
+
+
+def run(cfg: ArmConfig, target: str, progress=None, base_dir: Path | None = None) -> Outcome:
+    if cfg.ensemble is not None:
+        return _run_ensemble(cfg, target, progress, base_dir)
+    return _run_single(cfg, base_dir)
+
+
+def solve_single(cfg: ArmConfig, base_dir: Path | None = None):
+    """Integrate the configured trajectory; returns (result, params, packed torque)."""
+    p = cfg.arm.vector()
+    torque = packed_torque(cfg, base_dir)
+    s = cfg.solver
+    res = solve_ivp(
+        model.ARM_RHS,
+        s.t_span,
+        initial_state(cfg.initial.q_deg, cfg.initial.qdot_deg_s),
+        t_eval=s.output_times(),
+        rtol=s.rtol,
+        atol=_atol(cfg),
+        first_step=s.first_step,
+        max_step=s.max_step,
+        args=(p, torque),
+    )
+    return res, p, torque
+
+
+def _run_single(cfg: ArmConfig, base_dir: Path | None) -> Outcome:
+    from ..integrate.tabulated import evaluate
+
+    t_start = time.perf_counter()
+    res, p, torque = solve_single(cfg, base_dir)
+    wall = time.perf_counter() - t_start
+    y = res.y
+    x, yy = model.end_effector(y[0], y[1], cfg.arm.L1, cfg.arm.L2)
+    figures = {
+        "q_final_deg": np.rad2deg(y[0:2, -1]).tolist() if y.shape[1] else None,
+        "qdot_final_deg_s": np.rad2deg(y[2:4, -1]).tolist() if y.shape[1] else None,
+        "nfev": res.nfev,
+        "accepted_steps": res.naccept,
+        "rejected_steps": res.nreject,
+        "energy_error": model.energy_error(y, p) if y.shape[1] > 1 else 0.0,
+        "samples": int(res.t.size),
+    }
+    arrays = {
+        "t": res.t,
+        "q": y[0:2],
+        "qdot": y[2:4],
+        "work": y[4],
+        "tau": evaluate(torque, res.t),
+        "end_effector": np.vstack([x, yy]),
+    }
+    warnings = []
+    if res.success and figures["energy_error"] > 100 * cfg.solver.rtol:
+        warnings.append(
+            f"energy error {figures['energy_error']:.3g} exceeds 100 x rtol; tighten the tolerances"
+        )
+    return Outcome(
+        status=res.status,
+        message=res.message,
+        figures=figures,
+        arrays=arrays,
+        target="cpu",
+        timings={"solve_s": wall},
+        warnings=warnings,
+    )
+
+
+def ensemble_members(cfg: ArmConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Initial states (m, 5) and parameter rows (m, 7) of the ensemble, seeded."""
+    ens = cfg.ensemble
+    assert ens is not None
+    dims = []  # (name, index, low, high)
+    for name in ("q_deg", "qdot_deg_s"):
+        r = getattr(ens, name)
+        if r is not None:
+            dims += [(name, i, r.low[i], r.high[i]) for i in range(2)]
+    dims += [("params", key, lo, hi) for key, (lo, hi) in ens.params.items()]
+    if ens.sampling == "grid" and dims:
+        k = max(1, round(ens.size ** (1 / len(dims))))
+        axes = [np.linspace(lo, hi, k) for (_, _, lo, hi) in dims]
+        samples = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, len(dims))
+    else:
+        rng = np.random.default_rng(cfg.seed)
+        lows = np.array([d[2] for d in dims])
+        highs = np.array([d[3] for d in dims])
+        samples = rng.uniform(lows, highs, size=(ens.size, len(dims)))
+    m = samples.shape[0] if dims else ens.size
+    q = np.tile(np.asarray(cfg.initial.q_deg, dtype=float), (m, 1))
+    qd = np.tile(np.asarray(cfg.initial.qdot_deg_s, dtype=float), (m, 1))
+    phys = {k: np.full(m, getattr(cfg.arm, k)) for k in ("L1", "I1", "I2", "M2", "D2")}
+    for j, (name, idx, _, _) in enumerate(dims):
+        if name == "q_deg":
+            q[:, idx] = samples[:, j]
+        elif name == "qdot_deg_s":
+            qd[:, idx] = samples[:, j]
+        else:
+            phys[idx] = samples[:, j]
+    y0s = np.column_stack([np.deg2rad(q), np.deg2rad(qd), np.zeros(m)])
+    a1, a2, a3 = model.inertia_params(phys["I1"], phys["I2"], phys["M2"], phys["L1"], phys["D2"])
+    B = np.asarray(cfg.arm.B, dtype=float)
+    params = np.column_stack([a1, a2, a3] + [np.full(m, b) for b in B.ravel()])
+    return y0s, params
+
+
+def _run_ensemble(cfg: ArmConfig, target: str, progress, base_dir: Path | None) -> Outcome:
+    ens = cfg.ensemble
+    torque = packed_torque(cfg, base_dir)
+    y0s, params = ensemble_members(cfg)
+    t_eval = cfg.solver.output_times(ens.t_eval)
+    s = cfg.solver
+    t_start = time.perf_counter()
+    res = solve_ivp_batch(
+        model.ARM_RHS,
+        s.t_span,
+        y0s,
+        params=params,
+        args=(torque,),
+        t_eval=t_eval,
+        rtol=s.rtol,
+        atol=_atol(cfg),
+        first_step=s.first_step,
+        max_step=s.max_step,
+        target=target,
+        progress=progress,
+    )
+    wall = time.perf_counter() - t_start
+    ok = res.status == 0
+    failed = res.failed
+    q_final = np.rad2deg(res.y[ok, 0:2, -1])
+    figures = {
+        "members": int(y0s.shape[0]),
+        "failed": int(failed.size),
+        "failed_members": failed[:100].tolist(),
+        "nfev_mean": float(res.nfev.mean()),
+        "nfev_max": int(res.nfev.max()),
+        "rejected_steps_mean": float(res.nreject.mean()),
+        "q_final_mean_deg": q_final.mean(axis=0).tolist() if q_final.size else None,
+        "q_final_std_deg": q_final.std(axis=0).tolist() if q_final.size else None,
+        "members_per_s": float(y0s.shape[0] / wall) if wall > 0 else None,
+    }
+    status = 0 if failed.size == 0 else 1
+    message = (
+        f"all {y0s.shape[0]} members reached the end of the interval"
+        if status == 0
+        else f"{failed.size} of {y0s.shape[0]} members failed (first: member {failed[0]}: "
+        f"{res.messages[failed[0]]})"
+    )
+    arrays = {
+        "t": t_eval,
+        "y0": y0s[:, :4],
+        "params": params,
+        "q": res.y[:, 0:2, :],
+        "qdot": res.y[:, 2:4, :],
+        "status": res.status,
+        "nfev": res.nfev,
+        "naccept": res.naccept,
+        "nreject": res.nreject,
+    }
+    return Outcome(
+        status=status,
+        message=message,
+        figures=figures,
+        arrays=arrays,
+        target=res.target,
+        timings={"solve_s": wall},
+    )
+
+
+# --- compare and plot ---------------------------------------------------------------------------
+
+
+def _median_time(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+def compare(cfg: ArmConfig, base_dir: Path | None = None, repeats: int = 5) -> Comparison:
+    """Our RK45 against ``scipy.integrate.solve_ivp(method="RK45")`` on the seed's numpy RHS."""
+    from scipy.integrate import solve_ivp as scipy_solve_ivp
+
+    if cfg.ensemble is not None:
+        cfg = cfg.model_copy(update={"ensemble": None})
+    ours, p, _ = solve_single(cfg, base_dir)  # also warms the kernels up
+    t_grid, table = torque_table(cfg, base_dir)
+    s = cfg.solver
+    y0 = initial_state(cfg.initial.q_deg, cfg.initial.qdot_deg_s)
+
+    def reference():
+        return scipy_solve_ivp(
+            model.numpy_rhs,
+            s.t_span,
+            y0,
+            method="RK45",
+            t_eval=s.output_times(),
+            rtol=s.rtol,
+            atol=_atol(cfg),
+            first_step=s.first_step,
+            max_step=s.max_step,
+            args=(t_grid, table, p),
+        )
+
+    ref = reference()
+    t_ours = _median_time(lambda: solve_single(cfg, base_dir), repeats)
+    t_ref = _median_time(reference, max(1, repeats // 2))
+    k = min(ours.y.shape[1], ref.y.shape[1])
+    diff = np.abs(ours.y[:, :k] - ref.y[:, :k])
+    scale = np.maximum(np.abs(ref.y[:, :k]), 1e-12)
+    rows = [
+        ComparisonRow("status", ours.status, ref.status),
+        ComparisonRow("nfev", ours.nfev, ref.nfev),
+        ComparisonRow("accepted steps", ours.naccept, "-"),
+        ComparisonRow("output samples", ours.t.size, ref.t.size),
+        ComparisonRow(
+            "final q (deg)",
+            np.rad2deg(ours.y[:2, -1]).round(6).tolist(),
+            np.rad2deg(ref.y[:2, -1]).round(6).tolist(),
+        ),
+    ]
+    return Comparison(
+        rows=rows,
+        max_abs_diff=float(diff.max()) if diff.size else 0.0,
+        max_rel_diff=float((diff / scale).max()) if diff.size else 0.0,
+        ours_seconds=t_ours,
+        reference_seconds=t_ref,
+    )
+
+
+def plot(run, path: Path) -> None:
+    """Joint angles, velocities and torques against time, and the end-effector path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    a = run.arrays
+    t = a["t"]
+    if a["q"].ndim == 3:  # ensemble: show every member's angles on its coarse grid
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+        shown = a["q"][:200]
+        for i, ax in enumerate(axes):
+            ax.plot(t, np.rad2deg(shown[:, i, :]).T, color="C0", alpha=0.15, lw=0.8)
+            ax.set(
+                xlabel="t (s)",
+                ylabel=f"q{i + 1} (deg)",
+                title=f"joint {i + 1}, {len(shown)} of {a['q'].shape[0]} members",
+            )
+    else:
+        fig, axes = plt.subplots(2, 2, figsize=(11, 7))
+        for i in range(2):
+            axes[0, 0].plot(t, np.rad2deg(a["q"][i]), label=f"q{i + 1}")
+            axes[0, 1].plot(t, np.rad2deg(a["qdot"][i]), label=f"q{i + 1}'")
+            axes[1, 0].plot(t, a["tau"][i], label=f"tau{i + 1}")
+        axes[0, 0].set(xlabel="t (s)", ylabel="angle (deg)")
+        axes[0, 1].set(xlabel="t (s)", ylabel="angular velocity (deg/s)")
+        axes[1, 0].set(xlabel="t (s)", ylabel="torque (N m)")
+        ee = a["end_effector"]
+        axes[1, 1].plot(ee[0], ee[1])
+        axes[1, 1].plot(ee[0, 0], ee[1, 0], "o", label="start")
+        axes[1, 1].set(xlabel="x (m)", ylabel="y (m)", aspect="equal", title="end effector")
+        for ax in axes.flat:
+            ax.legend(loc="best", fontsize=8)
+    fig.suptitle(run.config.get("name", "arm"))
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+EXPERIMENT = Experiment(
+    kind="arm",
+    summary="two-link arm driven by a tabulated torque, integrated by RK45 (or an ensemble)",
+    config_model=ArmConfig,
+    run=run,
+    compare=compare,
+    plot=plot,
+    is_batched=is_batched,
+)

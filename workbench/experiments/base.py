@@ -1,0 +1,92 @@
+"""What every experiment kind provides, and the top-level config keys they share.
+
+An experiment module (``workbench/experiments/<kind>.py``) exposes ``EXPERIMENT``, an
+:class:`Experiment`. The CLI and the sweep code only talk to experiments through it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+Target = Literal["auto", "cpu", "parallel", "cuda"]
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class ExperimentConfig(Section):
+    """Keys every experiment file has at its top level."""
+
+    experiment: str
+    name: str = ""
+    target: Target = "auto"
+    seed: int = 0
+    output: str = "runs"
+
+
+@dataclass
+class Outcome:
+    """What one run of an experiment produced.
+
+    ``status`` is 0 on success; anything else means the run finished but the solver
+    reported failure (or some ensemble members failed), and the CLI exits 1.
+    ``figures`` are the key numbers shown in the summary and written to result.json;
+    ``arrays`` go to arrays.npz.
+    """
+
+    status: int
+    message: str
+    figures: dict[str, Any]
+    arrays: dict[str, np.ndarray]
+    target: str
+    timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ComparisonRow:
+    """One row of ``workbench compare``: our kernel against the reference."""
+
+    quantity: str
+    ours: Any
+    reference: Any
+
+
+@dataclass
+class Comparison:
+    """Result of running an experiment with our kernel and with its scipy/numpy reference."""
+
+    rows: list[ComparisonRow]
+    max_abs_diff: float
+    max_rel_diff: float
+    ours_seconds: float
+    reference_seconds: float
+
+    @property
+    def speedup(self) -> float:
+        return self.reference_seconds / self.ours_seconds if self.ours_seconds > 0 else float("inf")
+
+
+@dataclass
+class Experiment:
+    """An experiment kind: its schema and how to run, compare and plot it.
+
+    ``run(config, target, progress)`` does the work; ``progress`` is a callable
+    ``progress(done, total)`` (or None) that batched kinds call between chunks.
+    """
+
+    kind: str
+    summary: str
+    config_model: type[ExperimentConfig]
+    run: Callable[..., Outcome]
+    compare: Callable[..., Comparison]
+    plot: Callable[..., None]
+    is_batched: Callable[[ExperimentConfig], bool]

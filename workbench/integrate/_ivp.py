@@ -1,0 +1,310 @@
+"""``solve_ivp``: scipy's RK45, compiled with Numba."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from numba import njit
+from numba.core.registry import CPUDispatcher
+
+from . import _rk45
+from ._rhs import CompiledRHS
+
+EPS = np.finfo(float).eps
+
+MESSAGES = {
+    0: "The solver successfully reached the end of the integration interval.",
+    _rk45.STEP_TOO_SMALL: "Required step size is less than spacing between numbers.",
+}
+
+
+def nonfinite_message(t_bad: float) -> str:
+    return f"The right-hand side returned NaN or infinity at t = {t_bad!r}."
+
+
+def status_message(code: int, t_bad: float) -> tuple[int, str]:
+    """scipy's (status, message) for an internal status code."""
+    if code == _rk45.NONFINITE_RHS:
+        return -1, nonfinite_message(t_bad)
+    return (0 if code == _rk45.FINISHED else -1), MESSAGES[code]
+
+
+@dataclass
+class OdeResult:
+    """The result of :func:`solve_ivp`, with the fields of scipy's ``OdeResult``."""
+
+    t: np.ndarray
+    y: np.ndarray
+    sol: DenseSolution | None
+    nfev: int
+    njev: int
+    nlu: int
+    status: int
+    message: str
+    success: bool
+    naccept: int = 0
+    nreject: int = 0
+    t_events: None = None
+    y_events: None = None
+    extra: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (
+            f"OdeResult(status={self.status}, message={self.message!r}, nfev={self.nfev}, "
+            f"naccept={self.naccept}, nreject={self.nreject}, t.shape={self.t.shape}, "
+            f"y.shape={self.y.shape})"
+        )
+
+
+class DenseSolution:
+    """The continuous solution: Shampine's quartic on each accepted step.
+
+    Called with a scalar it returns shape (n,), with an array of times (n, len(t)), like
+    scipy's ``OdeSolution``. A time that is a step boundary uses the earlier step, as scipy's.
+    """
+
+    def __init__(self, ts: np.ndarray, ys: np.ndarray, Qs: np.ndarray):
+        self.ts, self._ys, self._Qs = ts, ys, Qs
+        self.ascending = ts[-1] >= ts[0]
+        self.t_min, self.t_max = (ts[0], ts[-1]) if self.ascending else (ts[-1], ts[0])
+        self.n_segments = len(ts) - 1
+
+    def _segments(self, t: np.ndarray) -> np.ndarray:
+        if self.ascending:
+            seg = np.searchsorted(self.ts, t, side="left") - 1
+        else:
+            seg = np.searchsorted(self.ts[::-1], t, side="right") - 1
+            seg = self.n_segments - 1 - np.clip(seg, 0, self.n_segments - 1)
+        return np.clip(seg, 0, self.n_segments - 1)
+
+    def __call__(self, t):
+        t = np.asarray(t, dtype=float)
+        ts = np.atleast_1d(t)
+        out = np.empty((self._ys.shape[1], ts.shape[0]))
+        if self.n_segments == 0:
+            out[:] = self._ys[0][:, None]
+        else:
+            _eval_at_segments(self.ts, self._ys, self._Qs, ts, self._segments(ts), out)
+        return out[:, 0] if t.ndim == 0 else out
+
+
+@njit(cache=True)
+def _eval_at_segments(ts, ys, Qs, t, seg, out):
+    for j in range(t.shape[0]):
+        s = seg[j]
+        _rk45.dense_eval(ts[s], ts[s + 1] - ts[s], ys[s], Qs[s], t[j], out[:, j])
+
+
+def _as_float(name: str, value) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"`{name}` must be a real number, got {value!r}.") from None
+    return v
+
+
+def validate_common(t_span, y0, t_eval, rtol, atol, first_step, max_step):
+    """Check and normalise the arguments shared by the single and batch solvers.
+
+    Returns (t0, t1, t_eval or None, rtol, atol vector, first_step (0 = automatic), max_step).
+    Every violation is a ValueError that says what is accepted.
+    """
+    try:
+        t0, t1 = (float(v) for v in t_span)
+    except (TypeError, ValueError):
+        raise ValueError(f"`t_span` must be two real numbers (t0, t1), got {t_span!r}.") from None
+    if not (np.isfinite(t0) and np.isfinite(t1)):
+        raise ValueError(f"`t_span` must be finite, got {(t0, t1)!r}.")
+    n = y0.shape[-1]
+    rtol = _as_float("rtol", rtol)
+    if not np.isfinite(rtol) or rtol <= 0:
+        raise ValueError(f"`rtol` must be a finite number > 0, got {rtol!r}.")
+    if rtol < 100 * EPS:
+        warnings.warn(
+            "At least one element of `rtol` is too small. "
+            f"Setting `rtol = np.maximum(rtol, {100 * EPS})`.",
+            stacklevel=3,
+        )
+        rtol = 100 * EPS
+    atol_a = np.asarray(atol, dtype=float)
+    if atol_a.ndim > 0 and atol_a.shape != (n,):
+        raise ValueError(
+            f"`atol` must be a scalar or have shape ({n},) to match y0, got shape {atol_a.shape}."
+        )
+    if not np.all(np.isfinite(atol_a)) or np.any(atol_a < 0):
+        raise ValueError(f"`atol` must be finite and >= 0, got {atol!r}.")
+    atol_v = np.ascontiguousarray(np.broadcast_to(atol_a, (n,)), dtype=float)
+    max_step = _as_float("max_step", max_step)
+    if not max_step > 0:
+        raise ValueError(f"`max_step` must be positive, got {max_step!r}.")
+    if first_step is None:
+        first = 0.0
+    else:
+        first = _as_float("first_step", first_step)
+        if not first > 0:
+            raise ValueError(f"`first_step` must be positive, got {first!r}.")
+        if first > abs(t1 - t0):
+            raise ValueError(
+                f"`first_step` exceeds bounds: {first!r} > |t1 - t0| = {abs(t1 - t0)!r}."
+            )
+    if t_eval is not None:
+        t_eval = np.ascontiguousarray(t_eval, dtype=float)
+        if t_eval.ndim != 1:
+            raise ValueError(f"`t_eval` must be 1-dimensional, got shape {t_eval.shape}.")
+        lo, hi = min(t0, t1), max(t0, t1)
+        if np.any(~np.isfinite(t_eval)) or np.any(t_eval < lo) or np.any(t_eval > hi):
+            raise ValueError(f"Values in `t_eval` must lie within `t_span` [{lo!r}, {hi!r}].")
+        d = np.diff(t_eval)
+        if (t1 >= t0 and np.any(d <= 0)) or (t1 < t0 and np.any(d >= 0)):
+            order = "increasing" if t1 >= t0 else "decreasing"
+            raise ValueError(
+                f"Values in `t_eval` must be strictly {order} (the direction of integration)."
+            )
+    return t0, t1, t_eval, rtol, atol_v, first, max_step
+
+
+def validate_y0(y0, ndim: int = 1, name: str = "y0") -> np.ndarray:
+    y0 = np.asarray(y0)
+    if not np.issubdtype(y0.dtype, np.number) or np.iscomplexobj(y0):
+        raise ValueError(f"`{name}` must be real numbers, got dtype {y0.dtype}.")
+    y0 = np.ascontiguousarray(y0, dtype=float)
+    if y0.ndim != ndim:
+        want = "1-D, shape (n,)" if ndim == 1 else "2-D, shape (m, n)"
+        raise ValueError(f"`{name}` must be {want}, got shape {y0.shape}.")
+    if y0.size == 0:
+        raise ValueError(f"`{name}` must not be empty.")
+    if not np.all(np.isfinite(y0)):
+        raise ValueError(f"`{name}` must be finite; it contains NaN or infinity.")
+    return y0
+
+
+def as_dispatcher(fun, name: str = "fun"):
+    """A Numba dispatcher for ``fun``: itself if already ``@njit``, else compiled here."""
+    if isinstance(fun, CPUDispatcher):
+        return fun
+    if not callable(fun):
+        raise ValueError(f"`{name}` must be callable, got {type(fun).__name__}.")
+    return njit(error_model="numpy")(fun)
+
+
+_adapters: dict = {}
+
+
+def _in_place(fun):
+    """Wrap an out-of-place ``fun(t, y, *args)`` into the kernels' ``rhs(t, y, dydt, p, *args)``."""
+    adapter = _adapters.get(fun)
+    if adapter is None:
+
+        @njit(error_model="numpy")
+        def adapter(t, y, dydt, p, *args):
+            dydt[:] = fun(t, y, *args)
+
+        _adapters[fun] = adapter
+    return adapter
+
+
+def _check_output_shape(fun, t0, y0, args, name="fun"):
+    try:
+        out = fun(t0, y0, *args)
+    except Exception as exc:  # compilation or evaluation failed: say which function
+        raise ValueError(f"`{name}` failed when called as {name}(t0, y0, *args): {exc}") from exc
+    shape = np.shape(out)
+    if shape != y0.shape:
+        raise ValueError(
+            f"`{name}` returned shape {shape}; expected {y0.shape} to match y0 "
+            "(return a 1-D array, e.g. dydt.ravel())."
+        )
+
+
+def _kernel(name: str, dynamic: bool):
+    """A kernel from :mod:`._rk45`; a non-caching twin when a dispatcher crosses its boundary."""
+    kernel = getattr(_rk45, name)
+    if not dynamic:
+        return kernel
+    twin = _dynamic_twins.get(name)
+    if twin is None:
+        twin = _dynamic_twins[name] = njit(error_model="numpy")(kernel.py_func)
+    return twin
+
+
+_dynamic_twins: dict = {}
+
+
+def solve_ivp(
+    fun,
+    t_span,
+    y0,
+    *,
+    t_eval=None,
+    rtol=1e-3,
+    atol=1e-6,
+    first_step=None,
+    max_step=np.inf,
+    args=(),
+    dense_output=False,
+):
+    """Solve an initial value problem with the Dormand-Prince RK45 method, as scipy does.
+
+    Parameters follow ``scipy.integrate.solve_ivp(method="RK45")``. ``fun(t, y, *args)``
+    returns dy/dt; it may be an ``@njit`` function or a plain Python function in Numba's subset
+    (compiled here). ``fun`` may also be a :class:`CompiledRHS` (an in-place C callback); then
+    ``args`` is ``(p, data)``, two float64 arrays, and the solver kernel is loaded from Numba's
+    on-disk cache.
+
+    Returns an :class:`OdeResult` with ``t``, ``y`` (n, len(t)), ``nfev``, ``naccept``,
+    ``nreject``, ``status`` (0 reached the end, -1 failed), ``message``, ``success`` and
+    ``sol`` (a :class:`DenseSolution`) when ``dense_output`` is true. A right-hand side that
+    returns NaN or infinity ends the solve with status -1 and a message naming the time.
+    """
+    y0 = validate_y0(y0)
+    t0, t1, t_eval, rtol, atol_v, first, max_step = validate_common(
+        t_span, y0, t_eval, rtol, atol, first_step, max_step
+    )
+    if not isinstance(args, tuple):
+        args = (args,)
+    if isinstance(fun, CompiledRHS):
+        rhs, p, data = fun.address, *_compiled_args(args)
+        dynamic = False
+    else:
+        disp = as_dispatcher(fun)
+        _check_output_shape(disp, t0, y0, args)
+        rhs, p, data, dynamic = _in_place(disp), np.empty(0), args, True
+    keep_dense = dense_output or t_eval is not None
+    code, nfev, naccept, nreject, t_end, t_bad, ts, ys, Qs = _kernel("solve_recording", dynamic)(
+        rhs, p, data, t0, t1, y0, first, rtol, atol_v, max_step, keep_dense
+    )
+    status, message = status_message(code, t_bad)
+    if t_eval is None:
+        t_out, y_out = ts, np.ascontiguousarray(ys.T)
+    else:
+        direction = 1.0 if t1 >= t0 else -1.0
+        reached = int(np.count_nonzero(direction * (t_eval - t_end) <= 0))
+        t_out = t_eval[:reached]
+        y_out = np.empty((y0.shape[0], reached))
+        _rk45.eval_segments(ts, ys, Qs, t_out, y_out)
+    sol = DenseSolution(ts, ys, Qs) if dense_output else None
+    return OdeResult(
+        t=t_out,
+        y=y_out,
+        sol=sol,
+        nfev=int(nfev),
+        njev=0,
+        nlu=0,
+        status=status,
+        message=message,
+        success=status >= 0,
+        naccept=int(naccept),
+        nreject=int(nreject),
+    )
+
+
+def _compiled_args(args) -> tuple[np.ndarray, np.ndarray]:
+    """``(p, data)`` for a CompiledRHS, as contiguous float64 arrays (either may be omitted)."""
+    if len(args) > 2:
+        raise ValueError("a CompiledRHS takes args=(p, data): at most two float64 arrays.")
+    arrays = [np.ascontiguousarray(a, dtype=float).ravel() for a in args]
+    while len(arrays) < 2:
+        arrays.append(np.empty(0))
+    return arrays[0], arrays[1]

@@ -1,0 +1,364 @@
+"""Dormand-Prince RK45 stepping, written once for every target.
+
+These functions mirror scipy's ``RK45`` (``scipy/integrate/_ivp/rk.py`` and ``common.py``)
+operation for operation: the same initial step selection, RMS error norm, step-factor rules
+and dense output, so that step counts agree with scipy's. They never allocate (work arrays
+are passed in), so the same source runs on CPU cores and, compiled by numba-cuda, in one GPU
+thread per trajectory. ``rhs`` is either a C callback's address or a dispatcher
+(see :mod:`._rhs`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from ._rhs import call_rhs
+from ._tableau import (
+    ERROR_ESTIMATOR_ORDER,
+    ERROR_EXPONENT,
+    MAX_FACTOR,
+    MIN_FACTOR,
+    N_STAGES,
+    SAFETY,
+    A,
+    B,
+    C,
+    E,
+    P,
+)
+
+jit = njit(cache=True, error_model="numpy")
+
+#: Internal status codes; the Python layer turns them into scipy's status and messages.
+RUNNING = 1
+FINISHED = 0
+STEP_TOO_SMALL = -1
+NONFINITE_RHS = -2
+
+
+@jit
+def all_finite(x):
+    for i in range(x.shape[0]):
+        if not math.isfinite(x[i]):
+            return False
+    return True
+
+
+@jit
+def min_step(t, direction):
+    """``10 * |nextafter(t, direction * inf) - t|`` without np.nextafter (not on the GPU)."""
+    if t == 0.0:
+        return 10.0 * 5e-324
+    m, e = math.frexp(t)  # t = m * 2**e with 0.5 <= |m| < 1
+    spacing = math.ldexp(1.0, e - 53)
+    if abs(m) == 0.5 and (t > 0.0) != (direction > 0.0):
+        spacing *= 0.5  # below a power of two the spacing halves
+    return 10.0 * max(spacing, 5e-324)
+
+
+@jit
+def rms_scaled(x, y, rtol, atol):
+    """scipy's ``norm(x / (atol + |y| * rtol))``: the RMS of the scaled vector."""
+    acc = 0.0
+    for i in range(x.shape[0]):
+        r = x[i] / (atol[i] + abs(y[i]) * rtol)
+        acc += r * r
+    return math.sqrt(acc) / math.sqrt(x.shape[0])
+
+
+@jit
+def initial_step(rhs, p, args, t0, y0, f0, t_bound, max_step, direction, rtol, atol, y1, f1):
+    """scipy's ``select_initial_step`` (Hairer, Norsett & Wanner, Sec. II.4).
+
+    Uses ``y1`` and ``f1`` as scratch; costs one evaluation of ``rhs``. Returns the step and
+    whether that evaluation was finite.
+    """
+    interval_length = abs(t_bound - t0)
+    if interval_length == 0.0:
+        return 0.0, True
+    d0 = rms_scaled(y0, y0, rtol, atol)
+    d1 = rms_scaled(f0, y0, rtol, atol)
+    if d0 < 1e-5 or d1 < 1e-5:
+        h0 = 1e-6
+    else:
+        h0 = 0.01 * d0 / d1
+    h0 = min(h0, interval_length)
+    for i in range(y0.shape[0]):
+        y1[i] = y0[i] + h0 * direction * f0[i]
+    call_rhs(rhs, t0 + h0 * direction, y1, f1, p, args)
+    if not all_finite(f1):
+        return h0, False
+    for i in range(y0.shape[0]):
+        f1[i] = f1[i] - f0[i]
+    d2 = rms_scaled(f1, y0, rtol, atol) / h0
+    if d1 <= 1e-15 and d2 <= 1e-15:
+        h1 = max(1e-6, h0 * 1e-3)
+    else:
+        h1 = (0.01 / max(d1, d2)) ** (1.0 / (ERROR_ESTIMATOR_ORDER + 1))
+    return min(100 * h0, h1, interval_length, max_step), True
+
+
+@jit
+def rk_step(rhs, p, args, t, y, h, K, y_new, tmp):
+    """One Dormand-Prince step of size ``h`` from ``(t, y)`` with ``K[0] = f(t, y)``.
+
+    Fills ``K[1:]`` and ``y_new``; ``K[N_STAGES]`` ends as ``f(t + h, y_new)`` (FSAL). Returns
+    (evaluations made, time of a non-finite evaluation or NaN when all were finite).
+    """
+    n = y.shape[0]
+    for s in range(1, N_STAGES):
+        for i in range(n):
+            acc = 0.0
+            for j in range(s):
+                acc += K[j, i] * A[s, j]
+            tmp[i] = y[i] + acc * h
+        ts = t + C[s] * h
+        call_rhs(rhs, ts, tmp, K[s], p, args)
+        if not all_finite(K[s]):
+            return s, ts
+    for i in range(n):
+        acc = 0.0
+        for j in range(N_STAGES):
+            acc += K[j, i] * B[j]
+        y_new[i] = y[i] + h * acc
+    call_rhs(rhs, t + h, y_new, K[N_STAGES], p, args)
+    if not all_finite(K[N_STAGES]):
+        return N_STAGES, t + h
+    return N_STAGES, math.nan
+
+
+@jit
+def error_norm(K, h, y, y_new, rtol, atol):
+    """RMS of the embedded error estimate ``h * K.T @ E``, scaled by the tolerances."""
+    acc = 0.0
+    for i in range(y.shape[0]):
+        e = 0.0
+        for j in range(N_STAGES + 1):
+            e += K[j, i] * E[j]
+        scale = atol[i] + max(abs(y[i]), abs(y_new[i])) * rtol
+        r = e * h / scale
+        acc += r * r
+    return math.sqrt(acc) / math.sqrt(y.shape[0])
+
+
+@jit
+def advance(rhs, p, args, t, y, h_abs, t_bound, direction, rtol, atol, max_step, K, y_new, tmp):
+    """Take one accepted step from ``(t, y)``, retrying with smaller steps on rejection.
+
+    scipy's ``RungeKutta._step_impl``. Returns (status, t_new, next h_abs, evaluations,
+    rejections, time of a non-finite evaluation). On success ``y_new`` and ``K`` hold the step.
+    """
+    step_floor = min_step(t, direction)
+    if h_abs > max_step:
+        h_abs = max_step
+    elif h_abs < step_floor:
+        h_abs = step_floor
+    rejected = False
+    nfev = 0
+    nreject = 0
+    while True:
+        if h_abs < step_floor:
+            return STEP_TOO_SMALL, t, h_abs, nfev, nreject, math.nan
+        h = h_abs * direction
+        t_new = t + h
+        if direction * (t_new - t_bound) > 0:
+            t_new = t_bound
+        h = t_new - t
+        h_abs = abs(h)
+        nev, t_bad = rk_step(rhs, p, args, t, y, h, K, y_new, tmp)
+        nfev += nev
+        if not math.isnan(t_bad):
+            return NONFINITE_RHS, t, h_abs, nfev, nreject, t_bad
+        err = error_norm(K, h, y, y_new, rtol, atol)
+        if err < 1.0:
+            if err == 0.0:
+                factor = MAX_FACTOR
+            else:
+                factor = min(MAX_FACTOR, SAFETY * err**ERROR_EXPONENT)
+            if rejected:
+                factor = min(1.0, factor)
+            return RUNNING, t_new, h_abs * factor, nfev, nreject, math.nan
+        h_abs *= max(MIN_FACTOR, SAFETY * err**ERROR_EXPONENT)
+        rejected = True
+        nreject += 1
+
+
+@jit
+def dense_coefficients(K, Q):
+    """``Q = K.T @ P``: the quartic's coefficients for the step just taken."""
+    for i in range(Q.shape[0]):
+        for k in range(Q.shape[1]):
+            acc = 0.0
+            for j in range(N_STAGES + 1):
+                acc += K[j, i] * P[j, k]
+            Q[i, k] = acc
+
+
+@jit
+def dense_eval(t_old, h, y_old, Q, t, out):
+    """Shampine's interpolant of one step at time ``t`` (scipy's ``RkDenseOutput``)."""
+    x = (t - t_old) / h
+    for i in range(y_old.shape[0]):
+        acc = 0.0
+        power = x
+        for k in range(Q.shape[1]):
+            acc += Q[i, k] * power
+            power *= x
+        out[i] = h * acc + y_old[i]
+
+
+@jit
+def start(rhs, p, args, t0, t1, y, first_step, max_step, direction, rtol, atol, K, tmp):
+    """Evaluate ``f(t0, y0)`` into ``K[0]`` and choose the first step (scipy's constructor).
+
+    ``first_step <= 0`` selects it automatically. Returns (status, h_abs, evaluations, bad t).
+    """
+    call_rhs(rhs, t0, y, K[0], p, args)
+    if not all_finite(K[0]):
+        return NONFINITE_RHS, 0.0, 1, t0
+    if first_step > 0.0:
+        return RUNNING, first_step, 1, math.nan
+    h_abs, ok = initial_step(
+        rhs, p, args, t0, y, K[0], t1, max_step, direction, rtol, atol, tmp, K[1]
+    )
+    if not ok:
+        return NONFINITE_RHS, h_abs, 2, t0 + h_abs * direction
+    return RUNNING, h_abs, 2, math.nan
+
+
+@jit
+def accept(y, y_new, K):
+    """Make the accepted step the current state; its last stage is the next first (FSAL)."""
+    for i in range(y.shape[0]):
+        y[i] = y_new[i]
+        K[0, i] = K[N_STAGES, i]
+
+
+@jit
+def integrate_to_grid(
+    rhs, p, args, t0, t1, y0, t_eval, first_step, rtol, atol, max_step, K, y, y_new, tmp, Q, y_out
+):
+    """Integrate one trajectory and write it at the times ``t_eval`` into ``y_out`` (n, k).
+
+    ``t_eval`` is sorted in the direction of integration. Work arrays: ``K`` (7, n), ``y``,
+    ``y_new``, ``tmp`` (n,), ``Q`` (n, 4). Returns (status, nfev, naccept, nreject, t reached,
+    time of a non-finite evaluation).
+    """
+    direction = 1.0 if t1 >= t0 else -1.0
+    for i in range(y0.shape[0]):
+        y[i] = y0[i]
+    status, h_abs, nfev, t_bad = start(
+        rhs, p, args, t0, t1, y, first_step, max_step, direction, rtol, atol, K, tmp
+    )
+    t = t0
+    naccept = 0
+    nreject = 0
+    j = 0
+    k = t_eval.shape[0]
+    if t0 == t1:
+        status = FINISHED
+        while j < k:  # only t_eval == t0 is possible here
+            for i in range(y.shape[0]):
+                y_out[i, j] = y[i]
+            j += 1
+    while status == RUNNING:
+        status, t_new, h_abs, nev, nrej, t_bad = advance(
+            rhs, p, args, t, y, h_abs, t1, direction, rtol, atol, max_step, K, y_new, tmp
+        )
+        nfev += nev
+        nreject += nrej
+        if status != RUNNING:
+            break
+        naccept += 1
+        if j < k and direction * (t_eval[j] - t_new) <= 0:
+            dense_coefficients(K, Q)
+            h = t_new - t
+            while j < k and direction * (t_eval[j] - t_new) <= 0:
+                dense_eval(t, h, y, Q, t_eval[j], y_out[:, j])
+                j += 1
+        accept(y, y_new, K)
+        t = t_new
+        if direction * (t - t1) >= 0:
+            status = FINISHED
+    return status, nfev, naccept, nreject, t, t_bad
+
+
+@jit
+def _grow(a, size):
+    out = np.empty((size,) + a.shape[1:], dtype=a.dtype)
+    out[: a.shape[0]] = a
+    return out
+
+
+@jit
+def solve_recording(rhs, p, args, t0, t1, y0, first_step, rtol, atol, max_step, keep_dense):
+    """Integrate one trajectory and record every accepted step (scipy's ``t_eval=None``).
+
+    Returns (status, nfev, naccept, nreject, t reached, bad t, ts (s+1,), ys (s+1, n),
+    Qs (s, n, 4)); ``Qs`` holds each step's dense-output coefficients when ``keep_dense``.
+    """
+    n = y0.shape[0]
+    K = np.empty((N_STAGES + 1, n))
+    y = y0.copy()
+    y_new = np.empty(n)
+    tmp = np.empty(n)
+    cap = 64
+    ts = np.empty(cap)
+    ys = np.empty((cap, n))
+    Qs = np.empty((cap if keep_dense else 0, n, P.shape[1]))
+    ts[0] = t0
+    ys[0] = y
+    count = 1
+    direction = 1.0 if t1 >= t0 else -1.0
+    status, h_abs, nfev, t_bad = start(
+        rhs, p, args, t0, t1, y, first_step, max_step, direction, rtol, atol, K, tmp
+    )
+    if t0 == t1:
+        status = FINISHED
+    t = t0
+    naccept = 0
+    nreject = 0
+    while status == RUNNING:
+        status, t_new, h_abs, nev, nrej, t_bad = advance(
+            rhs, p, args, t, y, h_abs, t1, direction, rtol, atol, max_step, K, y_new, tmp
+        )
+        nfev += nev
+        nreject += nrej
+        if status != RUNNING:
+            break
+        naccept += 1
+        if count == cap:
+            cap *= 2
+            ts = _grow(ts, cap)
+            ys = _grow(ys, cap)
+            if keep_dense:
+                Qs = _grow(Qs, cap)
+        ts[count] = t_new
+        ys[count] = y_new
+        if keep_dense:
+            dense_coefficients(K, Qs[count - 1])
+        count += 1
+        accept(y, y_new, K)
+        t = t_new
+        if direction * (t - t1) >= 0:
+            status = FINISHED
+    return status, nfev, naccept, nreject, t, t_bad, ts[:count], ys[:count], Qs[: count - 1]
+
+
+@jit
+def eval_segments(ts, ys, Qs, t_eval, out):
+    """Evaluate recorded steps at ``t_eval`` (sorted in the direction of integration) as
+    ``solve_ivp`` does: each time goes to the first step whose end reaches it."""
+    direction = 1.0 if ts[-1] >= ts[0] else -1.0
+    seg = 0
+    last = ts.shape[0] - 2
+    for j in range(t_eval.shape[0]):
+        while seg < last and direction * (t_eval[j] - ts[seg + 1]) > 0:
+            seg += 1
+        if last < 0:  # no step was taken (t0 == t1)
+            out[:, j] = ys[0]
+        else:
+            dense_eval(ts[seg], ts[seg + 1] - ts[seg], ys[seg], Qs[seg], t_eval[j], out[:, j])

@@ -1,0 +1,297 @@
+"""Tabulated signals packed into one flat float64 array, evaluated inside jitted code.
+
+A table of C channels sampled on a time grid of N points is packed by :func:`pack_table` into a
+single 1-D float64 array, so the same object can go to Numba kernels, CUDA device code and C
+callbacks (as a ``double*``) without any structured types. Layout (all slots are float64; counts
+and offsets are stored as exactly representable integers)::
+
+    [0]  MAGIC (31409.0)     marks the array as a packed table
+    [1]  VERSION (1.0)
+    [2]  kind                0 = linear, 1 = cubic
+    [3]  C                   number of channels
+    [4]  N                   number of grid points (N >= 2)
+    [5]  uniform             1.0 when the grid is uniform (O(1) lookup), else 0.0 (binary search)
+    [6]  t0                  first grid point
+    [7]  dt                  (t_last - t0) / (N - 1)
+    [8]  t_last              last grid point
+    [9]  grid offset         = HEADER_LEN
+    [10] data offset         = HEADER_LEN + N
+    grid:   N time points, t[i] at packed[grid + i]
+    linear: C*N samples, channel k sample i at packed[data + k*N + i]
+    cubic:  C*(N-1)*4 coefficients, channel k piece j at packed[data + (k*(N-1) + j)*4 + m],
+            m = 0..3 multiplying (t - t[j])**(3 - m); this is scipy's ``CubicSpline.c[m, j, k]``.
+
+:func:`table_eval` never allocates, raises or calls numpy routines, so it also compiles as CUDA
+device code. Outside [t0, t_last] it holds the end values; callers check ranges beforehand.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from scipy.interpolate import CubicSpline
+
+__all__ = [
+    "TableError",
+    "evaluate",
+    "pack_table",
+    "table_channels",
+    "table_eval",
+    "table_eval_scalar",
+    "table_range",
+    "validate_table",
+]
+
+MAGIC = 31409.0  # 0x7AB1; lets the Python helpers reject arrays that are not packed tables
+VERSION = 1.0
+KIND_LINEAR = 0
+KIND_CUBIC = 1
+_KINDS = {"linear": KIND_LINEAR, "cubic": KIND_CUBIC}
+
+H_MAGIC, H_VERSION, H_KIND, H_C, H_N, H_UNIFORM, H_T0, H_DT, H_TLAST, H_GRID, H_DATA = range(11)
+HEADER_LEN = 11
+
+
+class TableError(ValueError):
+    """A time grid or table that cannot be used; the message says what is wrong and what works."""
+
+
+def validate_table(t, values) -> tuple[np.ndarray, np.ndarray]:
+    """Check a grid ``t`` (N,) and table ``values`` (C, N); return them as float64 arrays."""
+    try:
+        t = np.ascontiguousarray(t, dtype=np.float64)
+        values = np.ascontiguousarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TableError(f"time grid and table must be real numbers: {exc}") from None
+    if t.ndim != 1 or t.shape[0] < 2:
+        raise TableError(f"time grid must be 1-D with at least 2 points, got shape {t.shape}")
+    n = t.shape[0]
+    bad = np.flatnonzero(~np.isfinite(t))
+    if bad.size:
+        raise TableError(
+            f"time grid contains NaN or infinity at index {bad[0]} (t={float(t[bad[0]])})"
+        )
+    with np.errstate(over="ignore"):  # a huge span is reported below, not as a warning
+        bad = np.flatnonzero(~(np.diff(t) > 0))
+        span = t[-1] - t[0]
+    if bad.size:
+        i = bad[0] + 1
+        raise TableError(
+            f"time grid is not strictly increasing at index {i} "
+            f"(t[{i - 1}]={float(t[i - 1])!r}, t[{i}]={float(t[i])!r}); "
+            "times must increase at every step"
+        )
+    if not np.isfinite(span):
+        raise TableError(f"time span {float(t[0])!r} .. {float(t[-1])!r} overflows float64")
+    if values.ndim != 2 or values.shape[0] < 1 or values.shape[1] != n:
+        hint = ""
+        if values.ndim == 2 and values.shape[0] == n:
+            hint = "; it looks transposed (N, C), pass values.T"
+        elif values.ndim == 1:
+            hint = "; for one channel pass values[None, :]"
+        raise TableError(
+            f"table has shape {values.shape} but the time grid has {n} points; "
+            f"expected shape (C, {n}) with C >= 1 channels{hint}"
+        )
+    bad = np.argwhere(~np.isfinite(values))
+    if bad.size:
+        k, i = bad[0]
+        raise TableError(f"table contains NaN or infinity at channel {k}, sample {i}")
+    return t, values
+
+
+def _is_uniform(t: np.ndarray, dt: float) -> bool:
+    """Whether the O(1) index estimate plus one correction step finds the piece of any time.
+
+    Grids from linspace or ``t0 + i*dt`` deviate from the ideal points by a few ulps of the largest
+    |t|, so 64 ulps accepts them (a cumsum-built grid may exceed it and just uses bisection). The
+    dt/4 cap is what makes the lookup exact: with every point within dt/4 of ``t0 + i*dt`` (and
+    the quotient's rounding relative, ~1e-16 * N pieces), ``int((t - t0) / dt)`` is at most one
+    piece off, which table_eval corrects by comparing against the stored points.
+    """
+    n = t.shape[0]
+    ideal = t[0] + np.arange(n) * dt
+    scale = max(abs(t[0]), abs(t[-1]))
+    tol = min(0.25 * dt, 64.0 * np.finfo(np.float64).eps * scale)
+    return bool(np.max(np.abs(t - ideal)) <= tol)
+
+
+def pack_table(t, values, kind: str = "linear") -> np.ndarray:
+    """Pack grid ``t`` (N,) and table ``values`` (C, N) into one flat float64 array.
+
+    ``kind`` is "linear" (agrees with np.interp) or "cubic" (not-a-knot spline, agrees with
+    scipy.interpolate.CubicSpline). Raises :class:`TableError` on bad input.
+    """
+    if kind not in _KINDS:
+        raise TableError(f"unknown interpolation kind {kind!r}; accepted: 'linear', 'cubic'")
+    t, values = validate_table(t, values)
+    c, n = values.shape
+    t0, t_last = float(t[0]), float(t[-1])
+    dt = (t_last - t0) / (n - 1)
+    if kind == "linear":
+        data = values.ravel()
+    else:
+        overflow = TableError("cubic spline coefficients overflow float64; rescale the table")
+        with np.errstate(over="ignore", invalid="ignore"):
+            try:
+                spline = CubicSpline(t, values, axis=1, bc_type="not-a-knot")
+            except ValueError:  # scipy rejects its own non-finite slopes
+                raise overflow from None
+        # spline.c is (4, N-1, C); store (C, N-1, 4) so one piece's coefficients are adjacent.
+        data = np.ascontiguousarray(spline.c.transpose(2, 1, 0)).ravel()
+        if not np.all(np.isfinite(data)):
+            raise overflow
+    header = np.zeros(HEADER_LEN)
+    header[H_MAGIC], header[H_VERSION], header[H_KIND] = MAGIC, VERSION, _KINDS[kind]
+    header[H_C], header[H_N], header[H_UNIFORM] = c, n, float(_is_uniform(t, dt))
+    header[H_T0], header[H_DT], header[H_TLAST] = t0, dt, t_last
+    header[H_GRID], header[H_DATA] = HEADER_LEN, HEADER_LEN + n
+    return np.concatenate([header, t, data])
+
+
+def _check_packed(packed) -> np.ndarray:
+    if not (
+        isinstance(packed, np.ndarray)
+        and packed.dtype == np.float64
+        and packed.ndim == 1
+        and packed.shape[0] > HEADER_LEN
+        and packed[H_MAGIC] == MAGIC
+        and packed[H_VERSION] == VERSION
+        and packed.shape[0] == _packed_len(packed)
+    ):
+        raise TableError("not a packed table; build one with pack_table(t, values, kind)")
+    return packed
+
+
+def _packed_len(packed: np.ndarray) -> int:
+    c, n = int(packed[H_C]), int(packed[H_N])
+    per_channel = n if int(packed[H_KIND]) == KIND_LINEAR else 4 * (n - 1)
+    return HEADER_LEN + n + c * per_channel
+
+
+def table_range(packed: np.ndarray) -> tuple[float, float]:
+    """First and last grid time of a packed table."""
+    packed = _check_packed(packed)
+    return float(packed[H_T0]), float(packed[H_TLAST])
+
+
+def table_channels(packed: np.ndarray) -> int:
+    """Number of channels C of a packed table."""
+    return int(_check_packed(packed)[H_C])
+
+
+@numba.njit(cache=True)
+def _locate(packed, x):
+    """Piece j in [0, N-2] with t[j] <= x < t[j+1], for t_first < x < t_last."""
+    n = int(packed[H_N])
+    g = int(packed[H_GRID])
+    if packed[H_UNIFORM] != 0.0:
+        j = int((x - packed[H_T0]) / packed[H_DT])
+        if j < 0:
+            j = 0
+        elif j > n - 2:
+            j = n - 2
+        # The stored points differ from t0 + j*dt by rounding and the quotient is rounded too, so
+        # the estimate can be one piece off (pack_table guarantees no more); comparing with the
+        # stored points gives the same piece as bisection, hence np.interp's exact results.
+        if x < packed[g + j]:
+            j -= 1
+        elif x >= packed[g + j + 1]:
+            j += 1
+        return j
+    lo = 0
+    hi = n - 1
+    while hi - lo > 1:
+        mid = (lo + hi) >> 1
+        if packed[g + mid] <= x:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+@numba.njit(cache=True)
+def _find(packed, t):
+    """Clamp t to the grid and return (piece j, clamped time x); t must not be NaN."""
+    n = int(packed[H_N])
+    if t <= packed[H_T0]:
+        return 0, packed[H_T0]
+    if t >= packed[H_TLAST]:
+        return n - 2, packed[H_TLAST]
+    return _locate(packed, t), t
+
+
+@numba.njit(cache=True)
+def _channel(packed, j, x, k):
+    """Value of channel k at time x inside piece j."""
+    n = int(packed[H_N])
+    g = int(packed[H_GRID])
+    d = int(packed[H_DATA])
+    xj = packed[g + j]
+    if int(packed[H_KIND]) == KIND_LINEAR:
+        row = d + k * n
+        yj = packed[row + j]
+        yj1 = packed[row + j + 1]
+        xj1 = packed[g + j + 1]
+        # numpy's arr_interp: exact node values (x == t[j], or x == t_last), else slope form.
+        if x == xj:
+            return yj
+        if x == xj1:
+            return yj1
+        slope = (yj1 - yj) / (xj1 - xj)
+        y = slope * (x - xj) + yj
+        if y != y:  # inf slope times tiny step: numpy retries from the right end
+            y = slope * (x - xj1) + yj1
+            if y != y and yj == yj1:
+                y = yj
+        return y
+    # Same summation order as scipy's PPoly (evaluate_poly1 sums c[3] + c[2]*s + c[1]*s**2 +
+    # c[0]*s**3 with running powers of s; it is not Horner), so results match it to rounding.
+    base = d + (k * (n - 1) + j) * 4
+    s = x - xj
+    s2 = s * s
+    s3 = s2 * s
+    return packed[base + 3] + packed[base + 2] * s + packed[base + 1] * s2 + packed[base] * s3
+
+
+@numba.njit(cache=True)
+def table_eval(packed, t, out):
+    """Write the C channel values at time ``t`` into ``out[:C]``; ends are held outside the grid.
+
+    No allocation, exceptions or numpy calls: usable from njit code and CUDA device code. A NaN
+    time gives NaN values (as np.interp does). ``out`` must hold at least C values.
+    """
+    c = int(packed[H_C])
+    if t != t:
+        for k in range(c):
+            out[k] = np.nan
+        return
+    j, x = _find(packed, t)
+    for k in range(c):
+        out[k] = _channel(packed, j, x, k)
+
+
+@numba.njit(cache=True)
+def table_eval_scalar(packed, t, channel):
+    """Value of one channel at time ``t`` (ends held outside the grid); no allocation."""
+    if t != t:
+        return np.nan
+    j, x = _find(packed, t)
+    return _channel(packed, j, x, channel)
+
+
+@numba.njit(cache=True)
+def _evaluate(packed, times, out):
+    buf = np.empty(out.shape[0])
+    for i in range(times.shape[0]):
+        table_eval(packed, times[i], buf)
+        out[:, i] = buf
+
+
+def evaluate(packed: np.ndarray, times) -> np.ndarray:
+    """Values (C, len(times)) of a packed table at ``times``; for references and plots."""
+    packed = _check_packed(packed)
+    times = np.ascontiguousarray(times, dtype=np.float64).reshape(-1)
+    out = np.empty((int(packed[H_C]), times.shape[0]))
+    _evaluate(packed, times, out)
+    return out

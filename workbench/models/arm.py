@@ -1,0 +1,116 @@
+"""A planar two-link arm, ``M(q) q'' + C(q, q') + B q' = tau(t)``, driven by a tabulated torque.
+
+The state is ``y = [q1, q2, q1', q2', W]``: joint angles (rad), angular velocities (rad/s) and
+``W``, the work done on the arm by the torque and the damping, integrated alongside so that the
+energy balance ``E(T) - E(0) = W(T)`` checks the solution (``E = q'^T M(q) q' / 2``).
+
+Parameters travel as one float64 vector ``p = [a1, a2, a3, b11, b12, b21, b22]`` (one row per
+ensemble member) and the torque as a packed table (:mod:`workbench.integrate.tabulated`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import carray, cfunc, njit
+
+from ..integrate import RHS_SIGNATURE, CompiledRHS
+from ..integrate.tabulated import table_eval
+
+N_STATE = 5
+N_PARAMS = 7
+
+
+def inertia_params(I1, I2, M2, L1, D2) -> tuple[float, float, float]:
+    """``a1 = I1 + I2 + M2 L1^2``, ``a2 = M2 L1 D2``, ``a3 = I2``."""
+    return I1 + I2 + M2 * L1**2, M2 * L1 * D2, I2
+
+
+def param_vector(I1, I2, M2, L1, D2, B) -> np.ndarray:
+    a1, a2, a3 = inertia_params(I1, I2, M2, L1, D2)
+    B = np.asarray(B, dtype=float)
+    return np.array([a1, a2, a3, B[0, 0], B[0, 1], B[1, 0], B[1, 1]])
+
+
+@njit(cache=True, error_model="numpy")
+def arm_rhs(t, y, dydt, p, torque):
+    """In-place dynamics; no allocation, so it also compiles as a CUDA device function."""
+    # The torque is written into dydt[2:4] first: scratch space that is overwritten below.
+    table_eval(torque, t, dydt[2:4])
+    tau1 = dydt[2]
+    tau2 = dydt[3]
+    a1, a2, a3 = p[0], p[1], p[2]
+    w1, w2 = y[2], y[3]
+    c = math.cos(y[1])
+    s = math.sin(y[1])
+    m11 = a1 + 2.0 * a2 * c
+    m12 = a3 + a2 * c
+    m22 = a3
+    # Generalised forces left for the accelerations: tau - C(q, q') - B q'.
+    d1 = tau1 - p[3] * w1 - p[4] * w2
+    d2 = tau2 - p[5] * w1 - p[6] * w2
+    r1 = d1 + a2 * s * w2 * (2.0 * w1 + w2)
+    r2 = d2 - a2 * s * w1 * w1
+    # M is 2x2 symmetric: Cramer's rule, no inverse.
+    det = m11 * m22 - m12 * m12
+    dydt[0] = w1
+    dydt[1] = w2
+    dydt[2] = (m22 * r1 - m12 * r2) / det
+    dydt[3] = (m11 * r2 - m12 * r1) / det
+    # Power of torque and damping; the Coriolis forces do no work.
+    dydt[4] = w1 * d1 + w2 * d2
+
+
+@cfunc(RHS_SIGNATURE, cache=True, error_model="numpy")
+def _arm_rhs_c(t, y, dydt, n, p, n_p, d, n_d):
+    arm_rhs(t, carray(y, (n,)), carray(dydt, (n,)), carray(p, (n_p,)), carray(d, (n_d,)))
+
+
+#: The arm's right-hand side as a cached C callback, for ``solve_ivp``/``solve_ivp_batch``.
+ARM_RHS = CompiledRHS(_arm_rhs_c, arm_rhs.py_func)
+
+
+@njit(cache=True, error_model="numpy")
+def arm_rhs_out(t, y, p, torque):
+    """Out-of-place form ``f(t, y, p, torque)`` of the same arithmetic (for scipy parity)."""
+    dydt = np.empty(N_STATE)
+    arm_rhs(t, y, dydt, p, torque)
+    return dydt
+
+
+def kinetic_energy(q2, qd1, qd2, p) -> np.ndarray:
+    """``E = q'^T M(q) q' / 2`` (vectorised over samples)."""
+    a1, a2, a3 = p[0], p[1], p[2]
+    c = np.cos(q2)
+    return 0.5 * ((a1 + 2 * a2 * c) * qd1**2 + 2 * (a3 + a2 * c) * qd1 * qd2 + a3 * qd2**2)
+
+
+def energy_error(y: np.ndarray, p) -> float:
+    """``|E(T) - E(0) - W(T)| / max(E)`` over the samples ``y`` (5, k)."""
+    E = kinetic_energy(y[1], y[2], y[3], p)
+    scale = float(np.max(np.abs(E)))
+    if scale == 0.0:
+        return float(abs(y[4, -1] - y[4, 0]))
+    return float(abs(E[-1] - E[0] - (y[4, -1] - y[4, 0])) / scale)
+
+
+def end_effector(q1, q2, L1, L2) -> tuple[np.ndarray, np.ndarray]:
+    """Forward kinematics: the tip of the second link in the plane."""
+    x = L1 * np.cos(q1) + L2 * np.cos(q1 + q2)
+    y = L1 * np.sin(q1) + L2 * np.sin(q1 + q2)
+    return x, y
+
+
+def numpy_rhs(t, y, t_grid, table, p):
+    """The seed question's form, as scipy users write it: ``np.interp`` and a matrix inverse."""
+    a1, a2, a3 = p[0], p[1], p[2]
+    B = np.array([[p[3], p[4]], [p[5], p[6]]])
+    q, qd = y[0:2], y[2:4]
+    tau = np.array([np.interp(t, t_grid, table[0]), np.interp(t, t_grid, table[1])])
+    M = np.array(
+        [[a1 + 2.0 * a2 * np.cos(q[1]), a3 + a2 * np.cos(q[1])], [a3 + a2 * np.cos(q[1]), a3]]
+    )
+    C = a2 * np.sin(q[1]) * np.array([-qd[1] * (2.0 * qd[0] + qd[1]), qd[0] ** 2])
+    qdd = np.linalg.inv(M) @ (tau - C - B @ qd)
+    return np.concatenate((qd, qdd, [qd @ (tau - B @ qd)]))

@@ -1,0 +1,265 @@
+"""Run folders: one per run, complete or visibly not.
+
+A run is written into ``OUTPUT/.<name>-<YYYYmmdd-HHMMSS>-<id>.partial/`` (hidden) and renamed
+to ``OUTPUT/<name>-<YYYYmmdd-HHMMSS>-<id>/`` only when it finished cleanly, so a folder without
+the leading dot and ``.partial`` suffix is always a complete run. The time stamp is local time;
+``<id>`` is 6 random hex digits so runs started in the same second do not collide.
+
+A complete run holds ``config.yaml`` (the resolved config), ``result.json``, ``log.txt`` and,
+if the experiment produced any, ``arrays.npz``. Every file is written under a temporary name
+and moved into place with ``os.replace``, so no file is ever seen half-written.
+
+``result.json`` keeps non-finite floats as the tokens ``NaN``, ``Infinity`` and ``-Infinity``
+(what Python's ``json`` reads and writes): a diverged run's figures stay distinguishable from a
+failed one's. Strict JSON parsers (``jq``) reject those tokens.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import os
+import re
+import secrets
+import tempfile
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Run", "RunDir", "create_run", "is_complete", "list_runs", "load"]
+
+PARTIAL_SUFFIX = ".partial"
+CONFIG_FILE = "config.yaml"
+RESULT_FILE = "result.json"
+ARRAYS_FILE = "arrays.npz"
+LOG_FILE = "log.txt"
+
+
+def _safe_name(name: str) -> str:
+    """``name`` made usable as part of one folder name (no separators, no leading dot)."""
+    cleaned = re.sub(r"[^A-Za-z0-9._+-]+", "-", name).strip(".-")
+    return cleaned or "run"
+
+
+class RunDir:
+    """Context manager for one run folder; see the module docstring for the layout.
+
+    ``path`` is where the files are: the ``.partial`` folder while the run is in progress or
+    after it failed, the final folder after a clean exit.
+    """
+
+    def __init__(self, output: str | os.PathLike[str], name: str) -> None:
+        self.output = Path(output)
+        self.name = _safe_name(name)
+        self.run_id = ""
+        self.partial_path: Path | None = None
+        self.final_path: Path | None = None
+        self.completed = False
+        self._log_lines: list[str] = []
+        self._has_result = False
+
+    @property
+    def path(self) -> Path:
+        if self.completed and self.final_path is not None:
+            return self.final_path
+        if self.partial_path is None:
+            raise RuntimeError("the run folder is created on entering the `with` block")
+        return self.partial_path
+
+    def __enter__(self) -> RunDir:
+        self.output.mkdir(parents=True, exist_ok=True)
+        while True:  # a collision needs the same second and the same 24 random bits
+            stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+            self.run_id = f"{self.name}-{stamp}-{secrets.token_hex(3)}"
+            partial = self.output / f".{self.run_id}{PARTIAL_SUFFIX}"
+            final = self.output / self.run_id
+            if final.exists():
+                continue
+            try:
+                partial.mkdir()
+            except FileExistsError:
+                continue
+            break
+        self.partial_path, self.final_path = partial, final
+        self.log(f"started {self.run_id}")
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        if exc_type is None and not self._has_result:
+            # A folder without result.json must never look complete.
+            self.log("error: the run ended without writing result.json")
+            raise RuntimeError(f"run left incomplete at {self.path}: no result was written")
+        if exc_type is not None:
+            what = "interrupted" if issubclass(exc_type, KeyboardInterrupt) else "failed"
+            self.log(f"{what}: {exc_type.__name__}: {exc}".rstrip(": "))
+            for line in "".join(traceback.format_exception(exc_type, exc, tb)).splitlines():
+                self.log(f"  {line}")
+            return False  # re-raise
+        self.log("finished")
+        assert self.partial_path is not None and self.final_path is not None
+        if self.final_path.exists():  # os.rename would replace an empty directory silently
+            raise FileExistsError(f"run folder already exists: {self.final_path}")
+        os.rename(self.partial_path, self.final_path)
+        self.completed = True
+        return False
+
+    # ------------------------------------------------------------------------------ writing
+
+    def write_config(self, text: str) -> Path:
+        """Write ``config.yaml`` (the resolved config, as text)."""
+        return self._write(CONFIG_FILE, text.encode("utf-8"))
+
+    def write_result(self, result: Mapping[str, Any]) -> Path:
+        """Write ``result.json``; numpy scalars and arrays become JSON numbers and lists."""
+        text = json.dumps(_jsonable(dict(result), "result"), indent=2, allow_nan=True)
+        path = self._write(RESULT_FILE, (text + "\n").encode("utf-8"))
+        self._has_result = True
+        return path
+
+    def write_arrays(self, arrays: Mapping[str, Any]) -> Path:
+        """Write ``arrays.npz`` (uncompressed). A second call replaces the file."""
+        checked = {}
+        for key, value in arrays.items():
+            arr = np.asarray(value)
+            if arr.dtype == object:
+                # np.load refuses object arrays without allow_pickle, and we never allow it.
+                raise ValueError(f"array {key!r} has dtype object; only numeric arrays are saved")
+            checked[str(key)] = arr
+        return self._write(ARRAYS_FILE, lambda f: np.savez(f, **checked))
+
+    def log(self, line: str) -> None:
+        """Append a time-stamped line to ``log.txt``."""
+        now = _dt.datetime.now().isoformat(timespec="seconds")
+        self._log_lines.extend(f"{now} {part}" for part in str(line).splitlines() or [""])
+        # Rewritten whole (logs are short) so that it, too, is only ever replaced atomically.
+        self._write(LOG_FILE, ("\n".join(self._log_lines) + "\n").encode("utf-8"))
+
+    def _write(self, filename: str, content: bytes | Any) -> Path:
+        folder = self.path
+        fd, tmp = tempfile.mkstemp(prefix=f".{filename}.", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                if isinstance(content, bytes):
+                    f.write(content)
+                else:
+                    content(f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, folder / filename)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return folder / filename
+
+
+def create_run(output: str | os.PathLike[str], name: str) -> RunDir:
+    """A :class:`RunDir` for a run called ``name`` under ``output`` (use it in ``with``)."""
+    return RunDir(output, name)
+
+
+def _jsonable(value: Any, where: str) -> Any:
+    """``value`` with numpy types, tuples, paths and dataclasses turned into JSON types."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist(), where)
+    if isinstance(value, np.generic):
+        return _jsonable(value.item(), where)
+    if isinstance(value, complex):
+        return {"real": value.real, "imag": value.imag}
+    if isinstance(value, Mapping):
+        return {_key(k, where): _jsonable(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, (_dt.datetime, _dt.date)):
+        return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _jsonable(dataclasses.asdict(value), where)
+    raise TypeError(f"{where}: cannot write {type(value).__name__} to JSON")
+
+
+def _key(key: Any, where: str) -> str:
+    if isinstance(key, np.generic):
+        key = key.item()
+    if isinstance(key, (str, int, float, bool)) or key is None:
+        return key if isinstance(key, str) else json.dumps(key)
+    raise TypeError(f"{where}: cannot use a {type(key).__name__} as a JSON key")
+
+
+# ------------------------------------------------------------------------------------ reading
+
+
+@dataclass
+class Run:
+    """A complete run read back from its folder."""
+
+    path: Path
+    config: dict[str, Any]
+    result: dict[str, Any]
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def _problem(path: Path) -> str | None:
+    """Why ``path`` is not a complete run folder, or None if it is one."""
+    if not path.exists():
+        return "no such folder"
+    if not path.is_dir():
+        return "not a folder"
+    if path.name.endswith(PARTIAL_SUFFIX):
+        return "an incomplete run (interrupted or failed; see its log.txt)"
+    for name in (CONFIG_FILE, RESULT_FILE):
+        if not (path / name).is_file():
+            return f"not a complete run folder (no {name})"
+    return None
+
+
+def is_complete(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a finished run folder."""
+    return _problem(Path(path)) is None
+
+
+def load(path: str | os.PathLike[str]) -> Run:
+    """Read the run at ``path``: FileNotFoundError if absent, ValueError if not complete."""
+    from workbench.config import load_yaml  # the same YAML reading as experiment files
+
+    p = Path(path)
+    problem = _problem(p)
+    if problem == "no such folder":
+        raise FileNotFoundError(f"{p}: no such run folder")
+    if problem is not None:
+        raise ValueError(f"{p}: {problem}")
+    config = load_yaml((p / CONFIG_FILE).read_text(encoding="utf-8"), file=p / CONFIG_FILE)
+    result = json.loads((p / RESULT_FILE).read_text(encoding="utf-8"))
+    arrays: dict[str, np.ndarray] = {}
+    if (p / ARRAYS_FILE).is_file():
+        with np.load(p / ARRAYS_FILE, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+    return Run(path=p, config=config or {}, result=result, arrays=arrays)
+
+
+def list_runs(output: str | os.PathLike[str]) -> list[Path]:
+    """Complete run folders directly under ``output``, oldest first (by name time stamp)."""
+    out = Path(output)
+    if not out.is_dir():
+        return []
+    runs = [p for p in out.iterdir() if not p.name.startswith(".") and is_complete(p)]
+    stamp = re.compile(r"-(\d{8}-\d{6})-[0-9a-f]{6}$")
+
+    def when(p: Path) -> tuple[str, str]:
+        m = stamp.search(p.name)
+        return (m.group(1) if m else "", p.name)
+
+    return sorted(runs, key=when)
