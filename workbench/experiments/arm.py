@@ -18,7 +18,15 @@ from pydantic import Field, field_validator, model_validator
 from ..integrate import solve_ivp, solve_ivp_batch
 from ..integrate.tabulated import TableError, pack_table, table_range
 from ..models import arm as model
-from .base import Comparison, ComparisonRow, Experiment, ExperimentConfig, Outcome, Section
+from .base import (
+    Comparison,
+    ComparisonRow,
+    Experiment,
+    ExperimentConfig,
+    Outcome,
+    ProblemError,
+    Section,
+)
 
 Pair = tuple[float, float]
 
@@ -176,15 +184,6 @@ class ArmConfig(ExperimentConfig):
 # --- building the problem -------------------------------------------------------------------
 
 
-class ProblemError(ValueError):
-    """A config that validates but cannot be run (e.g. a torque table too short); has a key."""
-
-    def __init__(self, key: str, problem: str):
-        super().__init__(problem)
-        self.key = key
-        self.problem = problem
-
-
 def torque_table(cfg: ArmConfig, base_dir: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The torque as a time grid (N,) and a 2 x N table."""
     tq = cfg.torque
@@ -259,6 +258,11 @@ def _atol(cfg: ArmConfig):
     if isinstance(atol, list) and len(atol) == 4:
         return np.append(atol, atol[-1])  # the work state takes the last velocity's tolerance
     return atol
+
+
+def check(cfg: ArmConfig, base_dir: Path | None = None) -> None:
+    """Build the torque table once, so that file and range problems surface before a run."""
+    packed_torque(cfg, base_dir)
 
 
 def is_batched(cfg: ArmConfig) -> bool:
@@ -546,4 +550,5 @@ EXPERIMENT = Experiment(
     compare=compare,
     plot=plot,
     is_batched=is_batched,
+    check=check,
 )

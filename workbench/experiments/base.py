@@ -32,6 +32,19 @@ class ExperimentConfig(Section):
     output: str = "runs"
 
 
+class ProblemError(ValueError):
+    """A config that validates but cannot be run (a torque file that is not a table, say).
+
+    ``key`` is the dotted key path the problem belongs to; the CLI reports it like a config
+    error (exit 2) before any run folder is created.
+    """
+
+    def __init__(self, key: str, problem: str):
+        super().__init__(f"{key}: {problem}")
+        self.key = key
+        self.problem = problem
+
+
 @dataclass
 class Outcome:
     """What one run of an experiment produced.
@@ -79,8 +92,10 @@ class Comparison:
 class Experiment:
     """An experiment kind: its schema and how to run, compare and plot it.
 
-    ``run(config, target, progress)`` does the work; ``progress`` is a callable
-    ``progress(done, total)`` (or None) that batched kinds call between chunks.
+    ``check(config, base_dir)`` raises :class:`ProblemError` for what the schema cannot see
+    (files, table ranges) before anything runs. ``run(config, target, progress, base_dir)`` does
+    the work; ``progress`` is a callable ``progress(done, total)`` (or None) that batched kinds
+    call between chunks. ``base_dir`` is the config file's folder, for relative paths.
     """
 
     kind: str
@@ -90,3 +105,4 @@ class Experiment:
     compare: Callable[..., Comparison]
     plot: Callable[..., None]
     is_batched: Callable[[ExperimentConfig], bool]
+    check: Callable[..., None]
