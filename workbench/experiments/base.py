@@ -105,4 +105,4 @@ class Experiment:
     compare: Callable[..., Comparison]
     plot: Callable[..., None]
     is_batched: Callable[[ExperimentConfig], bool]
-    check: Callable[..., None]
+    check: Callable[..., None] = field(default=lambda cfg, base_dir=None: None)

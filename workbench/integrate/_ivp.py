@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass, field
 
@@ -13,6 +14,7 @@ from . import _rk45
 from ._rhs import CompiledRHS
 
 EPS = np.finfo(float).eps
+_EMPTY = np.empty(0)
 
 MESSAGES = {
     0: "The solver successfully reached the end of the integration interval.",
@@ -65,6 +67,13 @@ class DenseSolution:
     scipy's ``OdeSolution``. A time that is a step boundary uses the earlier step, as scipy's.
     """
 
+    @classmethod
+    def from_steps(cls, steps: np.ndarray, n: int) -> DenseSolution:
+        """From the step table of the ``solve_one`` kernel: rows ``[t, y (n), Q (n x 4)]``."""
+        nq = (steps.shape[1] - 1 - n) // n
+        Qs = np.ascontiguousarray(steps[:-1, 1 + n :].reshape(-1, n, nq))
+        return cls(steps[:, 0].copy(), np.ascontiguousarray(steps[:, 1 : 1 + n]), Qs)
+
     def __init__(self, ts: np.ndarray, ys: np.ndarray, Qs: np.ndarray):
         self.ts, self._ys, self._Qs = ts, ys, Qs
         self.ascending = ts[-1] >= ts[0]
@@ -94,32 +103,44 @@ class DenseSolution:
 def _eval_at_segments(ts, ys, Qs, t, seg, out):
     for j in range(t.shape[0]):
         s = seg[j]
-        _rk45.dense_eval(ts[s], ts[s + 1] - ts[s], ys[s], Qs[s], t[j], out[:, j])
+        _rk45.dense_eval(ts[s], ts[s + 1] - ts[s], ys[s], Qs[s], t[j], out, j)
 
 
 def _as_float(name: str, value) -> float:
     try:
-        v = float(value)
+        return float(value)
     except (TypeError, ValueError):
         raise ValueError(f"`{name}` must be a real number, got {value!r}.") from None
-    return v
+
+
+@njit(cache=True)
+def _grid_problem(t_eval, lo, hi, direction):
+    """0 if ``t_eval`` lies in [lo, hi] and is strictly monotone in ``direction``; else 1 for a
+    value outside (or NaN), 2 for a value out of order."""
+    for i in range(t_eval.shape[0]):
+        if not (lo <= t_eval[i] <= hi):
+            return 1
+        if i > 0 and direction * (t_eval[i] - t_eval[i - 1]) <= 0:
+            return 2
+    return 0
 
 
 def validate_common(t_span, y0, t_eval, rtol, atol, first_step, max_step):
     """Check and normalise the arguments shared by the single and batch solvers.
 
     Returns (t0, t1, t_eval or None, rtol, atol vector, first_step (0 = automatic), max_step).
-    Every violation is a ValueError that says what is accepted.
+    Every violation is a ValueError that says what is accepted. Kept lean: for a small system
+    these checks cost about as much as the integration itself.
     """
     try:
         t0, t1 = (float(v) for v in t_span)
     except (TypeError, ValueError):
         raise ValueError(f"`t_span` must be two real numbers (t0, t1), got {t_span!r}.") from None
-    if not (np.isfinite(t0) and np.isfinite(t1)):
+    if not (math.isfinite(t0) and math.isfinite(t1)):
         raise ValueError(f"`t_span` must be finite, got {(t0, t1)!r}.")
     n = y0.shape[-1]
     rtol = _as_float("rtol", rtol)
-    if not np.isfinite(rtol) or rtol <= 0:
+    if not (math.isfinite(rtol) and rtol > 0):
         raise ValueError(f"`rtol` must be a finite number > 0, got {rtol!r}.")
     if rtol < 100 * EPS:
         warnings.warn(
@@ -128,14 +149,18 @@ def validate_common(t_span, y0, t_eval, rtol, atol, first_step, max_step):
             stacklevel=3,
         )
         rtol = 100 * EPS
-    atol_a = np.asarray(atol, dtype=float)
-    if atol_a.ndim > 0 and atol_a.shape != (n,):
-        raise ValueError(
-            f"`atol` must be a scalar or have shape ({n},) to match y0, got shape {atol_a.shape}."
-        )
-    if not np.all(np.isfinite(atol_a)) or np.any(atol_a < 0):
-        raise ValueError(f"`atol` must be finite and >= 0, got {atol!r}.")
-    atol_v = np.ascontiguousarray(np.broadcast_to(atol_a, (n,)), dtype=float)
+    if isinstance(atol, (float, int)) and math.isfinite(atol) and atol >= 0:
+        atol_v = np.full(n, float(atol))
+    else:
+        atol_a = np.asarray(atol, dtype=float)
+        if atol_a.ndim > 0 and atol_a.shape != (n,):
+            raise ValueError(
+                f"`atol` must be a scalar or have shape ({n},) to match y0, "
+                f"got shape {atol_a.shape}."
+            )
+        if not (np.isfinite(atol_a).all() and (atol_a >= 0).all()):
+            raise ValueError(f"`atol` must be finite and >= 0, got {atol!r}.")
+        atol_v = np.ascontiguousarray(np.broadcast_to(atol_a, (n,)))
     max_step = _as_float("max_step", max_step)
     if not max_step > 0:
         raise ValueError(f"`max_step` must be positive, got {max_step!r}.")
@@ -154,10 +179,10 @@ def validate_common(t_span, y0, t_eval, rtol, atol, first_step, max_step):
         if t_eval.ndim != 1:
             raise ValueError(f"`t_eval` must be 1-dimensional, got shape {t_eval.shape}.")
         lo, hi = min(t0, t1), max(t0, t1)
-        if np.any(~np.isfinite(t_eval)) or np.any(t_eval < lo) or np.any(t_eval > hi):
+        problem = _grid_problem(t_eval, lo, hi, 1.0 if t1 >= t0 else -1.0)
+        if problem == 1:
             raise ValueError(f"Values in `t_eval` must lie within `t_span` [{lo!r}, {hi!r}].")
-        d = np.diff(t_eval)
-        if (t1 >= t0 and np.any(d <= 0)) or (t1 < t0 and np.any(d >= 0)):
+        if problem == 2:
             order = "increasing" if t1 >= t0 else "decreasing"
             raise ValueError(
                 f"Values in `t_eval` must be strictly {order} (the direction of integration)."
@@ -166,16 +191,17 @@ def validate_common(t_span, y0, t_eval, rtol, atol, first_step, max_step):
 
 
 def validate_y0(y0, ndim: int = 1, name: str = "y0") -> np.ndarray:
-    y0 = np.asarray(y0)
-    if not np.issubdtype(y0.dtype, np.number) or np.iscomplexobj(y0):
-        raise ValueError(f"`{name}` must be real numbers, got dtype {y0.dtype}.")
+    if not (isinstance(y0, np.ndarray) and y0.dtype == np.float64):
+        y0 = np.asarray(y0)
+        if y0.dtype.kind not in "fiub":
+            raise ValueError(f"`{name}` must be real numbers, got dtype {y0.dtype}.")
     y0 = np.ascontiguousarray(y0, dtype=float)
     if y0.ndim != ndim:
         want = "1-D, shape (n,)" if ndim == 1 else "2-D, shape (m, n)"
         raise ValueError(f"`{name}` must be {want}, got shape {y0.shape}.")
     if y0.size == 0:
         raise ValueError(f"`{name}` must not be empty.")
-    if not np.all(np.isfinite(y0)):
+    if not np.isfinite(y0).all():
         raise ValueError(f"`{name}` must be finite; it contains NaN or infinity.")
     return y0
 
@@ -270,21 +296,20 @@ def solve_ivp(
     else:
         disp = as_dispatcher(fun)
         _check_output_shape(disp, t0, y0, args)
-        rhs, p, data, dynamic = _in_place(disp), np.empty(0), args, True
-    keep_dense = dense_output or t_eval is not None
-    code, nfev, naccept, nreject, t_end, t_bad, ts, ys, Qs = _kernel("solve_recording", dynamic)(
-        rhs, p, data, t0, t1, y0, first, rtol, atol_v, max_step, keep_dense
-    )
+        rhs, p, data, dynamic = _in_place(disp), _EMPTY, args, True
+    record = t_eval is None
+    grid = _EMPTY if record else t_eval
+    (code, nfev, naccept, nreject, t_end, t_bad, y_grid, filled, steps) = _kernel(
+        "solve_one", dynamic
+    )(rhs, p, data, t0, t1, y0, grid, first, rtol, atol_v, max_step, record, dense_output)
     status, message = status_message(code, t_bad)
-    if t_eval is None:
-        t_out, y_out = ts, np.ascontiguousarray(ys.T)
+    n = y0.shape[0]
+    if record:
+        t_out, y_out = steps[:, 0].copy(), np.ascontiguousarray(steps[:, 1 : 1 + n].T)
     else:
-        direction = 1.0 if t1 >= t0 else -1.0
-        reached = int(np.count_nonzero(direction * (t_eval - t_end) <= 0))
-        t_out = t_eval[:reached]
-        y_out = np.empty((y0.shape[0], reached))
-        _rk45.eval_segments(ts, ys, Qs, t_out, y_out)
-    sol = DenseSolution(ts, ys, Qs) if dense_output else None
+        t_out = t_eval if filled == t_eval.shape[0] else t_eval[:filled]
+        y_out = y_grid if filled == t_eval.shape[0] else y_grid[:, :filled]
+    sol = DenseSolution.from_steps(steps, n) if dense_output else None
     return OdeResult(
         t=t_out,
         y=y_out,

@@ -31,6 +31,10 @@ from ._tableau import (
 )
 
 jit = njit(cache=True, error_model="numpy")
+# Leaf functions (they neither allocate nor call the right-hand side, which may allocate) run
+# without Numba's reference counting: on entry every array argument would otherwise be
+# incref'd atomically, and they are called several times per step.
+leaf = njit(cache=True, error_model="numpy", _nrt=False)
 
 #: Internal status codes; the Python layer turns them into scipy's status and messages.
 RUNNING = 1
@@ -39,7 +43,7 @@ STEP_TOO_SMALL = -1
 NONFINITE_RHS = -2
 
 
-@jit
+@leaf
 def all_finite(x):
     for i in range(x.shape[0]):
         if not math.isfinite(x[i]):
@@ -47,7 +51,7 @@ def all_finite(x):
     return True
 
 
-@jit
+@leaf
 def min_step(t, direction):
     """``10 * |nextafter(t, direction * inf) - t|`` without np.nextafter (not on the GPU)."""
     if t == 0.0:
@@ -59,7 +63,7 @@ def min_step(t, direction):
     return 10.0 * max(spacing, 5e-324)
 
 
-@jit
+@leaf
 def rms_scaled(x, y, rtol, atol):
     """scipy's ``norm(x / (atol + |y| * rtol))``: the RMS of the scaled vector."""
     acc = 0.0
@@ -130,7 +134,7 @@ def rk_step(rhs, p, args, t, y, h, K, y_new, tmp):
     return N_STAGES, math.nan
 
 
-@jit
+@leaf
 def error_norm(K, h, y, y_new, rtol, atol):
     """RMS of the embedded error estimate ``h * K.T @ E``, scaled by the tolerances."""
     acc = 0.0
@@ -186,7 +190,7 @@ def advance(rhs, p, args, t, y, h_abs, t_bound, direction, rtol, atol, max_step,
         nreject += 1
 
 
-@jit
+@leaf
 def dense_coefficients(K, Q):
     """``Q = K.T @ P``: the quartic's coefficients for the step just taken."""
     for i in range(Q.shape[0]):
@@ -197,9 +201,11 @@ def dense_coefficients(K, Q):
             Q[i, k] = acc
 
 
-@jit
-def dense_eval(t_old, h, y_old, Q, t, out):
-    """Shampine's interpolant of one step at time ``t`` (scipy's ``RkDenseOutput``)."""
+@leaf
+def dense_eval(t_old, h, y_old, Q, t, out, col):
+    """Shampine's interpolant of one step at time ``t`` (scipy's ``RkDenseOutput``), written
+    into column ``col`` of ``out`` (n, k). Indexing the column here, not taking a view of it,
+    keeps this cheap enough to call for every output time."""
     x = (t - t_old) / h
     for i in range(y_old.shape[0]):
         acc = 0.0
@@ -207,7 +213,7 @@ def dense_eval(t_old, h, y_old, Q, t, out):
         for k in range(Q.shape[1]):
             acc += Q[i, k] * power
             power *= x
-        out[i] = h * acc + y_old[i]
+        out[i, col] = h * acc + y_old[i]
 
 
 @jit
@@ -229,12 +235,35 @@ def start(rhs, p, args, t0, t1, y, first_step, max_step, direction, rtol, atol, 
     return RUNNING, h_abs, 2, math.nan
 
 
-@jit
+@leaf
 def accept(y, y_new, K):
     """Make the accepted step the current state; its last stage is the next first (FSAL)."""
     for i in range(y.shape[0]):
         y[i] = y_new[i]
         K[0, i] = K[N_STAGES, i]
+
+
+@leaf
+def emit_grid(t, t_new, y, K, Q, t_eval, j, y_out, direction):
+    """Write the output times ``t_eval[j:]`` that the step ``t -> t_new`` reached into
+    ``y_out`` (n, k) by dense output, as ``solve_ivp`` does; returns the next ``j``."""
+    k = t_eval.shape[0]
+    if j < k and direction * (t_eval[j] - t_new) <= 0:
+        dense_coefficients(K, Q)
+        h = t_new - t
+        # dense_eval's arithmetic, written out: a call per output time (its array arguments
+        # reference-counted each time) cost about twice as much here.
+        while j < k and direction * (t_eval[j] - t_new) <= 0:
+            x = (t_eval[j] - t) / h
+            for i in range(y.shape[0]):
+                acc = 0.0
+                power = x
+                for c in range(Q.shape[1]):
+                    acc += Q[i, c] * power
+                    power *= x
+                y_out[i, j] = h * acc + y[i]
+            j += 1
+    return j
 
 
 @jit
@@ -243,9 +272,9 @@ def integrate_to_grid(
 ):
     """Integrate one trajectory and write it at the times ``t_eval`` into ``y_out`` (n, k).
 
-    ``t_eval`` is sorted in the direction of integration. Work arrays: ``K`` (7, n), ``y``,
-    ``y_new``, ``tmp`` (n,), ``Q`` (n, 4). Returns (status, nfev, naccept, nreject, t reached,
-    time of a non-finite evaluation).
+    ``t_eval`` is sorted in the direction of integration. No allocation (this runs in a GPU
+    thread): work arrays ``K`` (7, n), ``y``, ``y_new``, ``tmp`` (n,), ``Q`` (n, 4). Returns
+    (status, nfev, naccept, nreject, t reached, time of a non-finite evaluation).
     """
     direction = 1.0 if t1 >= t0 else -1.0
     for i in range(y0.shape[0]):
@@ -257,13 +286,9 @@ def integrate_to_grid(
     naccept = 0
     nreject = 0
     j = 0
-    k = t_eval.shape[0]
     if t0 == t1:
         status = FINISHED
-        while j < k:  # only t_eval == t0 is possible here
-            for i in range(y.shape[0]):
-                y_out[i, j] = y[i]
-            j += 1
+        j = emit_grid(t, t, y, K, Q, t_eval, j, y_out, direction)
     while status == RUNNING:
         status, t_new, h_abs, nev, nrej, t_bad = advance(
             rhs, p, args, t, y, h_abs, t1, direction, rtol, atol, max_step, K, y_new, tmp
@@ -273,12 +298,7 @@ def integrate_to_grid(
         if status != RUNNING:
             break
         naccept += 1
-        if j < k and direction * (t_eval[j] - t_new) <= 0:
-            dense_coefficients(K, Q)
-            h = t_new - t
-            while j < k and direction * (t_eval[j] - t_new) <= 0:
-                dense_eval(t, h, y, Q, t_eval[j], y_out[:, j])
-                j += 1
+        j = emit_grid(t, t_new, y, K, Q, t_eval, j, y_out, direction)
         accept(y, y_new, K)
         t = t_new
         if direction * (t - t1) >= 0:
@@ -286,41 +306,49 @@ def integrate_to_grid(
     return status, nfev, naccept, nreject, t, t_bad
 
 
-@jit
-def _grow(a, size):
-    out = np.empty((size,) + a.shape[1:], dtype=a.dtype)
-    out[: a.shape[0]] = a
-    return out
+@leaf
+def _copy_rows(src, dst, rows):
+    for i in range(rows):
+        for c in range(src.shape[1]):
+            dst[i, c] = src[i, c]
 
 
 @jit
-def solve_recording(rhs, p, args, t0, t1, y0, first_step, rtol, atol, max_step, keep_dense):
-    """Integrate one trajectory and record every accepted step (scipy's ``t_eval=None``).
+def solve_one(rhs, p, args, t0, t1, y0, t_eval, first_step, rtol, atol, max_step, record, dense):
+    """One trajectory for ``solve_ivp``, in one call from Python.
 
-    Returns (status, nfev, naccept, nreject, t reached, bad t, ts (s+1,), ys (s+1, n),
-    Qs (s, n, 4)); ``Qs`` holds each step's dense-output coefficients when ``keep_dense``.
+    Writes the solution at ``t_eval`` (sorted in the direction of integration; may be empty)
+    into ``y_out``; with ``record`` (or ``dense``) it also keeps every accepted step: row ``i``
+    of ``steps`` holds ``t_i``, ``y_i`` (n) and, with ``dense``, the step ``i -> i+1``'s
+    dense-output coefficients ``Q`` (n x 4, row-major). Returns (status, nfev, naccept,
+    nreject, t reached, bad t, y_out (n, k), outputs written, steps (s+1, 1 + n + 4n)).
     """
     n = y0.shape[0]
+    nq = P.shape[1]
     K = np.empty((N_STAGES + 1, n))
     y = y0.copy()
     y_new = np.empty(n)
     tmp = np.empty(n)
-    cap = 64
-    ts = np.empty(cap)
-    ys = np.empty((cap, n))
-    Qs = np.empty((cap if keep_dense else 0, n, P.shape[1]))
-    ts[0] = t0
-    ys[0] = y
+    Q = np.empty((n, nq))
+    y_out = np.empty((n, t_eval.shape[0]))
+    keep = record or dense
+    width = 1 + n + (n * nq if dense else 0)
+    steps = np.empty((64 if keep else 1, width))
+    steps[0, 0] = t0
+    for i in range(n):  # explicit loops: slice assignment costs seconds of compile time
+        steps[0, 1 + i] = y[i]
     count = 1
     direction = 1.0 if t1 >= t0 else -1.0
     status, h_abs, nfev, t_bad = start(
         rhs, p, args, t0, t1, y, first_step, max_step, direction, rtol, atol, K, tmp
     )
-    if t0 == t1:
-        status = FINISHED
     t = t0
     naccept = 0
     nreject = 0
+    j = 0
+    if t0 == t1:
+        status = FINISHED
+        j = emit_grid(t, t, y, K, Q, t_eval, j, y_out, direction)
     while status == RUNNING:
         status, t_new, h_abs, nev, nrej, t_bad = advance(
             rhs, p, args, t, y, h_abs, t1, direction, rtol, atol, max_step, K, y_new, tmp
@@ -330,35 +358,23 @@ def solve_recording(rhs, p, args, t0, t1, y0, first_step, rtol, atol, max_step, 
         if status != RUNNING:
             break
         naccept += 1
-        if count == cap:
-            cap *= 2
-            ts = _grow(ts, cap)
-            ys = _grow(ys, cap)
-            if keep_dense:
-                Qs = _grow(Qs, cap)
-        ts[count] = t_new
-        ys[count] = y_new
-        if keep_dense:
-            dense_coefficients(K, Qs[count - 1])
-        count += 1
+        j = emit_grid(t, t_new, y, K, Q, t_eval, j, y_out, direction)
+        if keep:
+            if count == steps.shape[0]:
+                grown = np.empty((2 * count, width))
+                _copy_rows(steps, grown, count)
+                steps = grown
+            if dense:
+                dense_coefficients(K, Q)
+                for i in range(n):
+                    for c in range(nq):
+                        steps[count - 1, 1 + n + i * nq + c] = Q[i, c]
+            steps[count, 0] = t_new
+            for i in range(n):
+                steps[count, 1 + i] = y_new[i]
+            count += 1
         accept(y, y_new, K)
         t = t_new
         if direction * (t - t1) >= 0:
             status = FINISHED
-    return status, nfev, naccept, nreject, t, t_bad, ts[:count], ys[:count], Qs[: count - 1]
-
-
-@jit
-def eval_segments(ts, ys, Qs, t_eval, out):
-    """Evaluate recorded steps at ``t_eval`` (sorted in the direction of integration) as
-    ``solve_ivp`` does: each time goes to the first step whose end reaches it."""
-    direction = 1.0 if ts[-1] >= ts[0] else -1.0
-    seg = 0
-    last = ts.shape[0] - 2
-    for j in range(t_eval.shape[0]):
-        while seg < last and direction * (t_eval[j] - ts[seg + 1]) > 0:
-            seg += 1
-        if last < 0:  # no step was taken (t0 == t1)
-            out[:, j] = ys[0]
-        else:
-            dense_eval(ts[seg], ts[seg + 1] - ts[seg], ys[seg], Qs[seg], t_eval[j], out[:, j])
+    return status, nfev, naccept, nreject, t, t_bad, y_out, j, steps[:count]

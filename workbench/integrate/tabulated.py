@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from scipy.interpolate import CubicSpline
 
 __all__ = [
     "TableError",
@@ -132,6 +131,8 @@ def pack_table(t, values, kind: str = "linear") -> np.ndarray:
         data = values.ravel()
     else:
         overflow = TableError("cubic spline coefficients overflow float64; rescale the table")
+        from scipy.interpolate import CubicSpline  # lazily: it costs 0.3 s of start-up
+
         with np.errstate(over="ignore", invalid="ignore"):
             try:
                 spline = CubicSpline(t, values, axis=1, bc_type="not-a-knot")
@@ -180,7 +181,7 @@ def table_channels(packed: np.ndarray) -> int:
     return int(_check_packed(packed)[H_C])
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def _locate(packed, x):
     """Piece j in [0, N-2] with t[j] <= x < t[j+1], for t_first < x < t_last."""
     n = int(packed[H_N])
@@ -210,7 +211,7 @@ def _locate(packed, x):
     return lo
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def _find(packed, t):
     """Clamp t to the grid and return (piece j, clamped time x); t must not be NaN."""
     n = int(packed[H_N])
@@ -221,7 +222,7 @@ def _find(packed, t):
     return _locate(packed, t), t
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def _channel(packed, j, x, k):
     """Value of channel k at time x inside piece j."""
     n = int(packed[H_N])
@@ -254,7 +255,7 @@ def _channel(packed, j, x, k):
     return packed[base + 3] + packed[base + 2] * s + packed[base + 1] * s2 + packed[base] * s3
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def table_eval(packed, t, out):
     """Write the C channel values at time ``t`` into ``out[:C]``; ends are held outside the grid.
 
@@ -271,7 +272,7 @@ def table_eval(packed, t, out):
         out[k] = _channel(packed, j, x, k)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def table_eval_scalar(packed, t, channel):
     """Value of one channel at time ``t`` (ends held outside the grid); no allocation."""
     if t != t:
@@ -285,7 +286,8 @@ def _evaluate(packed, times, out):
     buf = np.empty(out.shape[0])
     for i in range(times.shape[0]):
         table_eval(packed, times[i], buf)
-        out[:, i] = buf
+        for k in range(buf.shape[0]):  # a loop, not out[:, i] = buf: that costs 2 s to compile
+            out[k, i] = buf[k]
 
 
 def evaluate(packed: np.ndarray, times) -> np.ndarray:

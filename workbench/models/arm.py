@@ -33,7 +33,7 @@ def param_vector(I1, I2, M2, L1, D2, B) -> np.ndarray:
     return np.array([a1, a2, a3, B[0, 0], B[0, 1], B[1, 0], B[1, 1]])
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def arm_rhs(t, y, dydt, p, torque):
     """In-place dynamics; no allocation, so it also compiles as a CUDA device function."""
     # The torque is written into dydt[2:4] first: scratch space that is overwritten below.

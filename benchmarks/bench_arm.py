@@ -1,0 +1,145 @@
+"""Arm benchmarks: our RK45 against scipy's, measured in one process after warm-up.
+
+Prints ratios (reference time / our time), medians over repeats:
+- one trajectory (configs/arm.yaml, 1001 output samples) at rtol 1e-3 and 1e-6, against
+  ``scipy.integrate.solve_ivp`` given the seed's numpy right-hand side (``np.interp`` and a
+  matrix inverse: what its users run), and separately given our own ``@njit`` function;
+- the 10,000-member ensemble (configs/arm_ensemble.yaml) on ``parallel`` against scipy looped
+  over members with the numpy right-hand side (a few hundred members timed, then scaled);
+- latency: the first-ever run (empty compile cache) and a second process with the cache warm,
+  medians of 5 process starts of ``workbench run configs/arm.yaml``.
+
+Run: ``make bench`` or ``python benchmarks/bench_arm.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.integrate import solve_ivp as scipy_solve_ivp
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _timing import median_time, process_wall, report, workbench_argv  # noqa: E402
+
+from workbench.config import resolve  # noqa: E402
+from workbench.experiments import arm as exp  # noqa: E402
+from workbench.integrate import solve_ivp, solve_ivp_batch  # noqa: E402
+from workbench.models import arm as model  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK = "--quick" in sys.argv
+
+
+def single(rtol: float) -> None:
+    cfg = resolve(ROOT / "configs/arm.yaml", [f"solver.rtol={rtol}", f"solver.atol={rtol * 1e-3}"])
+    p, torque = cfg.arm.vector(), exp.packed_torque(cfg)
+    t_grid, table = exp.torque_table(cfg)
+    y0 = exp.initial_state(cfg.initial.q_deg, cfg.initial.qdot_deg_s)
+    s = cfg.solver
+    t_eval = s.output_times()
+    kw = dict(t_eval=t_eval, rtol=s.rtol, atol=s.atol)
+
+    def ours():
+        return solve_ivp(model.ARM_RHS, s.t_span, y0, args=(p, torque), **kw)
+
+    def scipy_numpy():
+        return scipy_solve_ivp(model.numpy_rhs, s.t_span, y0, args=(t_grid, table, p), **kw)
+
+    def njit_rhs(t, y):
+        return model.arm_rhs_out(t, y, p, torque)
+
+    def scipy_njit():
+        return scipy_solve_ivp(njit_rhs, s.t_span, y0, **kw)
+
+    r, a, b = ours(), scipy_numpy(), scipy_njit()
+    print(f"rtol {rtol:g}: nfev ours {r.nfev}, scipy(numpy rhs) {a.nfev}, scipy(njit rhs) {b.nfev}")
+    t_ours = median_time(ours, repeats=7, number=50 if not QUICK else 5)
+    report(
+        f"  one trajectory vs scipy + numpy rhs (rtol {rtol:g})",
+        t_ours,
+        median_time(scipy_numpy, repeats=5 if not QUICK else 1),
+    )
+    report(
+        f"  one trajectory vs scipy + same @njit rhs (rtol {rtol:g})",
+        t_ours,
+        median_time(scipy_njit, repeats=5 if not QUICK else 1),
+    )
+
+
+def ensemble() -> None:
+    size = 10_000 if not QUICK else 1000
+    cfg = resolve(ROOT / "configs/arm_ensemble.yaml", [f"ensemble.size={size}"])
+    torque = exp.packed_torque(cfg)
+    y0s, params = exp.ensemble_members(cfg)
+    s, t_eval = cfg.solver, cfg.solver.output_times(cfg.ensemble.t_eval)
+    t_grid, table = exp.torque_table(cfg)
+
+    def ours():
+        return solve_ivp_batch(
+            model.ARM_RHS,
+            s.t_span,
+            y0s,
+            params=params,
+            args=(torque,),
+            t_eval=t_eval,
+            rtol=s.rtol,
+            atol=s.atol,
+            target="parallel",
+        )
+
+    sample = 200 if not QUICK else 20
+
+    def scipy_loop():
+        for i in range(sample):
+            scipy_solve_ivp(
+                model.numpy_rhs,
+                s.t_span,
+                y0s[i],
+                t_eval=t_eval,
+                rtol=s.rtol,
+                atol=s.atol,
+                args=(t_grid, table, params[i]),
+            )
+
+    t_ours = median_time(ours, repeats=5 if not QUICK else 2)
+    t_ref = median_time(scipy_loop, repeats=3 if not QUICK else 1) * size / sample
+    report(
+        f"ensemble of {size} on parallel vs scipy loop (scaled from {sample})",
+        t_ours,
+        t_ref,
+        unit="s",
+    )
+
+
+def latency() -> None:
+    starts = 5 if not QUICK else 2
+    argv = workbench_argv("run", str(ROOT / "configs/arm.yaml"), "--quiet", "--out")
+    with tempfile.TemporaryDirectory() as tmp:
+        cold = []
+        for i in range(starts):  # each with an empty compile cache: the first-ever run
+            cold.append(process_wall(argv + [f"{tmp}/runs"], {"NUMBA_CACHE_DIR": f"{tmp}/c{i}"}))
+        warm_env = {"NUMBA_CACHE_DIR": f"{tmp}/c0"}
+        warm = [process_wall(argv + [f"{tmp}/runs"], warm_env) for _ in range(starts)]
+    print(
+        f"first-ever run (empty cache), median of {starts}: {statistics.median(cold):.2f} s"
+        "   (budget 20 s)"
+    )
+    print(
+        f"second process (cache warm), median of {starts}:  {statistics.median(warm):.2f} s"
+        "   (budget 2 s)"
+    )
+
+
+if __name__ == "__main__":
+    t = time.perf_counter()
+    np.seterr(all="ignore")
+    for rtol in (1e-3, 1e-6):
+        single(rtol)
+    ensemble()
+    latency()
+    print(f"(benchmark took {time.perf_counter() - t:.0f} s)")
