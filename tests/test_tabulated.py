@@ -139,9 +139,12 @@ def test_packed_layout():
     t = np.array([0.0, 0.5, 2.0, 3.0])
     values = np.arange(8.0).reshape(2, 4) ** 2
     lin = pack_table(t, values, "linear")
-    assert list(lin[:HEADER_LEN]) == [31409.0, 1.0, 0.0, 2.0, 4.0, 0.0, 0.0, 1.0, 3.0, 11.0, 15.0]
+    header = [31409.0, 2.0, 0.0, 2.0, 4.0, 0.0, 0.0, 1.0, 3.0, 12.0, 16.0, 1.0]
+    assert list(lin[:HEADER_LEN]) == header
     np.testing.assert_array_equal(lin[int(lin[H_GRID]) : int(lin[H_DATA])], t)
-    np.testing.assert_array_equal(lin[int(lin[H_DATA]) :], values.ravel())
+    data = lin[int(lin[H_DATA]) :]
+    np.testing.assert_array_equal(data[:8], values.ravel())
+    np.testing.assert_array_equal(data[8:], (np.diff(values, axis=1) / np.diff(t)).ravel())
     cub = pack_table(t, values, "cubic")
     assert cub[2] == 1.0 and cub.shape == (HEADER_LEN + 4 + 2 * 3 * 4,)
     coef = CubicSpline(t, values, axis=1).c  # (4, N-1, C)

@@ -35,6 +35,7 @@ jit = njit(cache=True, error_model="numpy")
 # without Numba's reference counting: on entry every array argument would otherwise be
 # incref'd atomically, and they are called several times per step.
 leaf = njit(cache=True, error_model="numpy", _nrt=False)
+inl = njit(cache=True, error_model="numpy", _nrt=False, inline="always")
 
 #: Internal status codes; the Python layer turns them into scipy's status and messages.
 RUNNING = 1
@@ -43,7 +44,7 @@ STEP_TOO_SMALL = -1
 NONFINITE_RHS = -2
 
 
-@leaf
+@inl
 def all_finite(x):
     for i in range(x.shape[0]):
         if not math.isfinite(x[i]):
@@ -134,7 +135,7 @@ def rk_step(rhs, p, args, t, y, h, K, y_new, tmp):
     return N_STAGES, math.nan
 
 
-@leaf
+@inl
 def error_norm(K, h, y, y_new, rtol, atol):
     """RMS of the embedded error estimate ``h * K.T @ E``, scaled by the tolerances."""
     acc = 0.0

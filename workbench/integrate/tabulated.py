@@ -16,8 +16,11 @@ and offsets are stored as exactly representable integers)::
     [8]  t_last              last grid point
     [9]  grid offset         = HEADER_LEN
     [10] data offset         = HEADER_LEN + N
+    [11] 1 / dt              (the uniform lookup multiplies rather than divides)
     grid:   N time points, t[i] at packed[grid + i]
-    linear: C*N samples, channel k sample i at packed[data + k*N + i]
+    linear: C*N samples, channel k sample i at packed[data + k*N + i], then C*(N-1) slopes,
+            channel k piece j at packed[data + C*N + k*(N-1) + j], computed as np.interp does
+            ((y[j+1] - y[j]) / (t[j+1] - t[j])), so evaluating costs one multiply-add
     cubic:  C*(N-1)*4 coefficients, channel k piece j at packed[data + (k*(N-1) + j)*4 + m],
             m = 0..3 multiplying (t - t[j])**(3 - m); this is scipy's ``CubicSpline.c[m, j, k]``.
 
@@ -36,19 +39,21 @@ __all__ = [
     "pack_table",
     "table_channels",
     "table_eval",
+    "table_eval_into",
     "table_eval_scalar",
     "table_range",
     "validate_table",
 ]
 
 MAGIC = 31409.0  # 0x7AB1; lets the Python helpers reject arrays that are not packed tables
-VERSION = 1.0
+VERSION = 2.0
 KIND_LINEAR = 0
 KIND_CUBIC = 1
 _KINDS = {"linear": KIND_LINEAR, "cubic": KIND_CUBIC}
 
-H_MAGIC, H_VERSION, H_KIND, H_C, H_N, H_UNIFORM, H_T0, H_DT, H_TLAST, H_GRID, H_DATA = range(11)
-HEADER_LEN = 11
+H_MAGIC, H_VERSION, H_KIND, H_C, H_N, H_UNIFORM, H_T0, H_DT, H_TLAST = range(9)
+H_GRID, H_DATA, H_INVDT = range(9, 12)
+HEADER_LEN = 12
 
 
 class TableError(ValueError):
@@ -128,7 +133,8 @@ def pack_table(t, values, kind: str = "linear") -> np.ndarray:
     t0, t_last = float(t[0]), float(t[-1])
     dt = (t_last - t0) / (n - 1)
     if kind == "linear":
-        data = values.ravel()
+        slopes = (values[:, 1:] - values[:, :-1]) / (t[1:] - t[:-1])
+        data = np.concatenate([values.ravel(), slopes.ravel()])
     else:
         overflow = TableError("cubic spline coefficients overflow float64; rescale the table")
         from scipy.interpolate import CubicSpline  # lazily: it costs 0.3 s of start-up
@@ -147,6 +153,7 @@ def pack_table(t, values, kind: str = "linear") -> np.ndarray:
     header[H_C], header[H_N], header[H_UNIFORM] = c, n, float(_is_uniform(t, dt))
     header[H_T0], header[H_DT], header[H_TLAST] = t0, dt, t_last
     header[H_GRID], header[H_DATA] = HEADER_LEN, HEADER_LEN + n
+    header[H_INVDT] = 1.0 / dt
     return np.concatenate([header, t, data])
 
 
@@ -166,7 +173,7 @@ def _check_packed(packed) -> np.ndarray:
 
 def _packed_len(packed: np.ndarray) -> int:
     c, n = int(packed[H_C]), int(packed[H_N])
-    per_channel = n if int(packed[H_KIND]) == KIND_LINEAR else 4 * (n - 1)
+    per_channel = 2 * n - 1 if int(packed[H_KIND]) == KIND_LINEAR else 4 * (n - 1)
     return HEADER_LEN + n + c * per_channel
 
 
@@ -181,16 +188,29 @@ def table_channels(packed: np.ndarray) -> int:
     return int(_check_packed(packed)[H_C])
 
 
-@numba.njit(cache=True, _nrt=False)
-def _locate(packed, x):
-    """Piece j in [0, N-2] with t[j] <= x < t[j+1], for t_first < x < t_last."""
+@numba.njit(cache=True, _nrt=False, error_model="numpy")
+def _eval_channels(packed, t, k0, k1, out, at):
+    """Channels ``k0 <= k < k1`` at ``t`` into ``out[at + k - k0]``: the one evaluation routine.
+
+    Written flat on purpose: split into lookup and per-channel helpers (tuple returns, header
+    re-read per call) it ran at half the speed, and it is called at every stage of every step.
+    """
     n = int(packed[H_N])
     g = int(packed[H_GRID])
-    if packed[H_UNIFORM] != 0.0:
-        j = int((x - packed[H_T0]) / packed[H_DT])
-        if j < 0:
-            j = 0
-        elif j > n - 2:
+    d = int(packed[H_DATA])
+    if t != t:  # NaN time gives NaN values, as np.interp does
+        for k in range(k0, k1):
+            out[at + k - k0] = np.nan
+        return
+    # Clamp to the grid (hold the end values) and find the piece j with t[j] <= x < t[j+1].
+    if t <= packed[H_T0]:
+        j, x = 0, packed[H_T0]
+    elif t >= packed[H_TLAST]:
+        j, x = n - 2, packed[H_TLAST]
+    elif packed[H_UNIFORM] != 0.0:
+        x = t
+        j = int((x - packed[H_T0]) * packed[H_INVDT])
+        if j > n - 2:
             j = n - 2
         # The stored points differ from t0 + j*dt by rounding and the quotient is rounded too, so
         # the estimate can be one piece off (pack_table guarantees no more); comparing with the
@@ -199,86 +219,73 @@ def _locate(packed, x):
             j -= 1
         elif x >= packed[g + j + 1]:
             j += 1
-        return j
-    lo = 0
-    hi = n - 1
-    while hi - lo > 1:
-        mid = (lo + hi) >> 1
-        if packed[g + mid] <= x:
-            lo = mid
-        else:
-            hi = mid
-    return lo
-
-
-@numba.njit(cache=True, _nrt=False)
-def _find(packed, t):
-    """Clamp t to the grid and return (piece j, clamped time x); t must not be NaN."""
-    n = int(packed[H_N])
-    if t <= packed[H_T0]:
-        return 0, packed[H_T0]
-    if t >= packed[H_TLAST]:
-        return n - 2, packed[H_TLAST]
-    return _locate(packed, t), t
-
-
-@numba.njit(cache=True, _nrt=False)
-def _channel(packed, j, x, k):
-    """Value of channel k at time x inside piece j."""
-    n = int(packed[H_N])
-    g = int(packed[H_GRID])
-    d = int(packed[H_DATA])
+    else:
+        x = t
+        lo = 0
+        hi = n - 1
+        while hi - lo > 1:
+            mid = (lo + hi) >> 1
+            if packed[g + mid] <= x:
+                lo = mid
+            else:
+                hi = mid
+        j = lo
     xj = packed[g + j]
-    if int(packed[H_KIND]) == KIND_LINEAR:
-        row = d + k * n
-        yj = packed[row + j]
-        yj1 = packed[row + j + 1]
-        xj1 = packed[g + j + 1]
-        # numpy's arr_interp: exact node values (x == t[j], or x == t_last), else slope form.
-        if x == xj:
-            return yj
-        if x == xj1:
-            return yj1
-        slope = (yj1 - yj) / (xj1 - xj)
-        y = slope * (x - xj) + yj
-        if y != y:  # inf slope times tiny step: numpy retries from the right end
-            y = slope * (x - xj1) + yj1
-            if y != y and yj == yj1:
+    xj1 = packed[g + j + 1]
+    if packed[H_KIND] == KIND_LINEAR:
+        slopes = d + int(packed[H_C]) * n
+        for k in range(k0, k1):
+            yj = packed[d + k * n + j]
+            yj1 = packed[d + k * n + j + 1]
+            # numpy's arr_interp: exact node values (x == t[j], or x == t_last), else the slope
+            # form with the slope precomputed as numpy computes it.
+            if x == xj:
                 y = yj
-        return y
+            elif x == xj1:
+                y = yj1
+            else:
+                slope = packed[slopes + k * (n - 1) + j]
+                y = slope * (x - xj) + yj
+                if y != y:  # inf slope times tiny step: numpy retries from the right end
+                    y = slope * (x - xj1) + yj1
+                    if y != y and yj == yj1:
+                        y = yj
+            out[at + k - k0] = y
+        return
     # Same summation order as scipy's PPoly (evaluate_poly1 sums c[3] + c[2]*s + c[1]*s**2 +
     # c[0]*s**3 with running powers of s; it is not Horner), so results match it to rounding.
-    base = d + (k * (n - 1) + j) * 4
     s = x - xj
     s2 = s * s
     s3 = s2 * s
-    return packed[base + 3] + packed[base + 2] * s + packed[base + 1] * s2 + packed[base] * s3
+    for k in range(k0, k1):
+        base = d + (k * (n - 1) + j) * 4
+        out[at + k - k0] = (
+            packed[base + 3] + packed[base + 2] * s + packed[base + 1] * s2 + (packed[base] * s3)
+        )
 
 
-@numba.njit(cache=True, _nrt=False)
+@numba.njit(cache=True, _nrt=False, error_model="numpy")
 def table_eval(packed, t, out):
     """Write the C channel values at time ``t`` into ``out[:C]``; ends are held outside the grid.
 
     No allocation, exceptions or numpy calls: usable from njit code and CUDA device code. A NaN
     time gives NaN values (as np.interp does). ``out`` must hold at least C values.
     """
-    c = int(packed[H_C])
-    if t != t:
-        for k in range(c):
-            out[k] = np.nan
-        return
-    j, x = _find(packed, t)
-    for k in range(c):
-        out[k] = _channel(packed, j, x, k)
+    _eval_channels(packed, t, 0, int(packed[H_C]), out, 0)
 
 
-@numba.njit(cache=True, _nrt=False)
+@numba.njit(cache=True, _nrt=False, error_model="numpy")
+def table_eval_into(packed, t, out, at):
+    """Like :func:`table_eval`, writing into ``out[at:at + C]`` (no slice view needed)."""
+    _eval_channels(packed, t, 0, int(packed[H_C]), out, at)
+
+
+@numba.njit(cache=True, error_model="numpy")
 def table_eval_scalar(packed, t, channel):
-    """Value of one channel at time ``t`` (ends held outside the grid); no allocation."""
-    if t != t:
-        return np.nan
-    j, x = _find(packed, t)
-    return _channel(packed, j, x, channel)
+    """Value of one channel at time ``t`` (ends held outside the grid)."""
+    out = np.empty(1)
+    _eval_channels(packed, t, channel, channel + 1, out, 0)
+    return out[0]
 
 
 @numba.njit(cache=True)

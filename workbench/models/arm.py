@@ -16,7 +16,7 @@ import numpy as np
 from numba import carray, cfunc, njit
 
 from ..integrate import RHS_SIGNATURE, CompiledRHS
-from ..integrate.tabulated import table_eval
+from ..integrate.tabulated import table_eval_into
 
 N_STATE = 5
 N_PARAMS = 7
@@ -37,7 +37,7 @@ def param_vector(I1, I2, M2, L1, D2, B) -> np.ndarray:
 def arm_rhs(t, y, dydt, p, torque):
     """In-place dynamics; no allocation, so it also compiles as a CUDA device function."""
     # The torque is written into dydt[2:4] first: scratch space that is overwritten below.
-    table_eval(torque, t, dydt[2:4])
+    table_eval_into(torque, t, dydt, 2)
     tau1 = dydt[2]
     tau2 = dydt[3]
     a1, a2, a3 = p[0], p[1], p[2]
