@@ -190,7 +190,9 @@ def table_channels(packed: np.ndarray) -> int:
 
 @numba.njit(cache=True, _nrt=False, error_model="numpy")
 def _eval_channels(packed, t, k0, k1, out, at):
-    """Channels ``k0 <= k < k1`` at ``t`` into ``out[at + k - k0]``: the one evaluation routine.
+    """Channels ``k0 <= k < k1`` at ``t`` into ``out[at + k - k0]``; returns the last one.
+
+    The one evaluation routine; ``out`` may be None (then only the value is returned).
 
     Written flat on purpose: split into lookup and per-channel helpers (tuple returns, header
     re-read per call) it ran at half the speed, and it is called at every stage of every step.
@@ -198,10 +200,12 @@ def _eval_channels(packed, t, k0, k1, out, at):
     n = int(packed[H_N])
     g = int(packed[H_GRID])
     d = int(packed[H_DATA])
+    y = np.nan
     if t != t:  # NaN time gives NaN values, as np.interp does
-        for k in range(k0, k1):
-            out[at + k - k0] = np.nan
-        return
+        if out is not None:
+            for k in range(k0, k1):
+                out[at + k - k0] = y
+        return y
     # Clamp to the grid (hold the end values) and find the piece j with t[j] <= x < t[j+1].
     if t <= packed[H_T0]:
         j, x = 0, packed[H_T0]
@@ -250,8 +254,9 @@ def _eval_channels(packed, t, k0, k1, out, at):
                     y = slope * (x - xj1) + yj1
                     if y != y and yj == yj1:
                         y = yj
-            out[at + k - k0] = y
-        return
+            if out is not None:
+                out[at + k - k0] = y
+        return y
     # Same summation order as scipy's PPoly (evaluate_poly1 sums c[3] + c[2]*s + c[1]*s**2 +
     # c[0]*s**3 with running powers of s; it is not Horner), so results match it to rounding.
     s = x - xj
@@ -259,9 +264,10 @@ def _eval_channels(packed, t, k0, k1, out, at):
     s3 = s2 * s
     for k in range(k0, k1):
         base = d + (k * (n - 1) + j) * 4
-        out[at + k - k0] = (
-            packed[base + 3] + packed[base + 2] * s + packed[base + 1] * s2 + (packed[base] * s3)
-        )
+        y = packed[base + 3] + packed[base + 2] * s + packed[base + 1] * s2 + packed[base] * s3
+        if out is not None:
+            out[at + k - k0] = y
+    return y
 
 
 @numba.njit(cache=True, _nrt=False, error_model="numpy")
@@ -280,12 +286,10 @@ def table_eval_into(packed, t, out, at):
     _eval_channels(packed, t, 0, int(packed[H_C]), out, at)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, _nrt=False, error_model="numpy")
 def table_eval_scalar(packed, t, channel):
-    """Value of one channel at time ``t`` (ends held outside the grid)."""
-    out = np.empty(1)
-    _eval_channels(packed, t, channel, channel + 1, out, 0)
-    return out[0]
+    """Value of one channel at time ``t`` (ends held outside the grid); no allocation."""
+    return _eval_channels(packed, t, channel, channel + 1, None, 0)
 
 
 @numba.njit(cache=True)
