@@ -451,45 +451,64 @@ def _median_time(fn, repeats: int) -> float:
     return float(np.median(times))
 
 
+def reference_rhs(cfg: ArmConfig, base_dir: Path | None = None):
+    """The numpy right-hand side ``f(t, y)`` that scipy users would write for this config:
+    ``np.interp`` for a linear table (the seed's form), scipy's ``CubicSpline`` for a cubic one.
+    With ``extrapolate: hold`` the time is clamped to the table, as our kernel does."""
+    t_grid, table = torque_table(cfg, base_dir)
+    p = cfg.arm.vector()
+    if cfg.torque.interpolation == "linear":
+        return lambda t, y: model.numpy_rhs(t, y, t_grid, table, p)
+    from scipy.interpolate import CubicSpline
+
+    spline = CubicSpline(t_grid, table, axis=1)
+    lo, hi = t_grid[0], t_grid[-1]
+    return lambda t, y: model.numpy_dynamics(y, spline(min(max(t, lo), hi)), p)
+
+
 def compare(cfg: ArmConfig, base_dir: Path | None = None, repeats: int = 5) -> Comparison:
-    """Our RK45 against ``scipy.integrate.solve_ivp(method="RK45")`` on the seed's numpy RHS."""
+    """Our RK45 against ``scipy.integrate.solve_ivp(method="RK45")`` on a numpy right-hand side.
+
+    Both are timed on the same prepared inputs (the torque table already built), medians after
+    warm-up. Differences are reported per state relative to that state's largest magnitude.
+    """
     from scipy.integrate import solve_ivp as scipy_solve_ivp
 
     if cfg.ensemble is not None:
         cfg = cfg.model_copy(update={"ensemble": None})
-    ours, p, _ = solve_single(cfg, base_dir)  # also warms the kernels up
-    t_grid, table = torque_table(cfg, base_dir)
+    p, torque = cfg.arm.vector(), packed_torque(cfg, base_dir)
     s = cfg.solver
     y0 = initial_state(cfg.initial.q_deg, cfg.initial.qdot_deg_s)
+    kw = dict(rtol=s.rtol, atol=_atol(cfg), first_step=s.first_step, max_step=s.max_step)
+    t_eval = s.output_times()
+    fun = reference_rhs(cfg, base_dir)
+
+    def ours():
+        return solve_ivp(model.ARM_RHS, s.t_span, y0, t_eval=t_eval, args=(p, torque), **kw)
 
     def reference():
-        return scipy_solve_ivp(
-            model.numpy_rhs,
-            s.t_span,
-            y0,
-            method="RK45",
-            t_eval=s.output_times(),
-            rtol=s.rtol,
-            atol=_atol(cfg),
-            first_step=s.first_step,
-            max_step=s.max_step,
-            args=(t_grid, table, p),
-        )
+        return scipy_solve_ivp(fun, s.t_span, y0, method="RK45", t_eval=t_eval, **kw)
 
-    ref = reference()
-    t_ours = _median_time(lambda: solve_single(cfg, base_dir), repeats)
+    mine, ref = ours(), reference()
+    t_ours = _median_time(ours, repeats)
     t_ref = _median_time(reference, max(1, repeats // 2))
-    k = min(ours.y.shape[1], ref.y.shape[1])
-    diff = np.abs(ours.y[:, :k] - ref.y[:, :k])
-    scale = np.maximum(np.abs(ref.y[:, :k]), 1e-12)
+    # scipy reports no step counts: its dense output has one piece per accepted step, and each
+    # attempted step costs 6 evaluations after the 2 of the start.
+    dense = scipy_solve_ivp(fun, s.t_span, y0, method="RK45", dense_output=True, **kw)
+    ref_steps = len(dense.sol.interpolants)
+    ref_rejected = (ref.nfev - 2) // 6 - ref_steps if s.first_step is None else "-"
+    k = min(mine.y.shape[1], ref.y.shape[1])
+    diff = np.abs(mine.y[:, :k] - ref.y[:, :k])
+    scale = np.maximum(np.abs(ref.y[:, :k]).max(axis=1, keepdims=True), 1e-300)
     rows = [
-        ComparisonRow("status", ours.status, ref.status),
-        ComparisonRow("nfev", ours.nfev, ref.nfev),
-        ComparisonRow("accepted steps", ours.naccept, "-"),
-        ComparisonRow("output samples", ours.t.size, ref.t.size),
+        ComparisonRow("status", mine.status, ref.status),
+        ComparisonRow("nfev", mine.nfev, ref.nfev),
+        ComparisonRow("accepted steps", mine.naccept, ref_steps),
+        ComparisonRow("rejected steps", mine.nreject, ref_rejected),
+        ComparisonRow("output samples", mine.t.size, ref.t.size),
         ComparisonRow(
             "final q (deg)",
-            np.rad2deg(ours.y[:2, -1]).round(6).tolist(),
+            np.rad2deg(mine.y[:2, -1]).round(6).tolist(),
             np.rad2deg(ref.y[:2, -1]).round(6).tolist(),
         ),
     ]
