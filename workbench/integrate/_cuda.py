@@ -19,27 +19,42 @@ from . import _rk45
 from ._rhs import CompiledRHS
 from ._tableau import N_STAGES, P
 
+_N_K = N_STAGES + 1  # module constants: local array shapes must be compile-time literals
 _N_COEF = P.shape[1]
 _kernels: dict = {}
 
 
-def _python_namespace(module) -> dict:
-    """The module's globals with every dispatcher replaced by its pure-Python source.
+def pure_python(fn, _memo: dict | None = None):
+    """``fn``'s Python source with every Numba dispatcher it calls (by global name) replaced,
+    recursively, by its Python source too.
 
-    The simulator runs kernels as Python; a compiled ``@njit`` function could not take the
-    simulator's device-function objects as arguments, so it gets the Python originals.
+    The simulator runs kernels as Python; a compiled ``@njit`` function cannot take the
+    simulator's arrays or device-function objects as arguments, so it gets the originals.
     """
-    ns = dict(vars(module))
-    for name, value in vars(module).items():
-        if isinstance(value, Dispatcher):
-            f = value.py_func
-            ns[name] = pytypes.FunctionType(f.__code__, ns, f.__name__, f.__defaults__)
-    return ns
+    memo = {} if _memo is None else _memo
+    py = getattr(fn, "py_func", fn)
+    if py in memo:
+        return memo[py]
+    namespace = dict(py.__globals__)
+    clone = pytypes.FunctionType(
+        py.__code__, namespace, py.__name__, py.__defaults__, py.__closure__
+    )
+    memo[py] = clone
+    for name in py.__code__.co_names:
+        if isinstance(namespace.get(name), Dispatcher):
+            namespace[name] = pure_python(namespace[name], memo)
+    return clone
+
+
+def device_function(fn):
+    """``fn`` (a Python function or ``@njit`` dispatcher) as a CUDA device function."""
+    py = getattr(fn, "py_func", fn)
+    return cuda.jit(device=True)(pure_python(py) if config.ENABLE_CUDASIM else py)
 
 
 def _integrate_to_grid():
     if config.ENABLE_CUDASIM:
-        return _python_namespace(_rk45)["integrate_to_grid"]
+        return pure_python(_rk45.integrate_to_grid)
     return _rk45.integrate_to_grid
 
 
@@ -54,7 +69,7 @@ def make_kernel(rhs_device, n: int):
         i = cuda.grid(1) + lo
         if i >= hi:
             return
-        K = cuda.local.array((N_STAGES + 1, n), float64)
+        K = cuda.local.array((_N_K, n), float64)
         y = cuda.local.array(n, float64)
         y_new = cuda.local.array(n, float64)
         tmp = cuda.local.array(n, float64)
@@ -93,8 +108,7 @@ def device_rhs(rhs):
     """The right-hand side as a CUDA device function."""
     if isinstance(rhs, CompiledRHS):
         return rhs.device
-    py = getattr(rhs, "py_func", rhs)
-    return cuda.jit(device=True)(py)
+    return device_function(rhs)
 
 
 _device_fns: dict = {}

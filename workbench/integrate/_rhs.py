@@ -51,9 +51,9 @@ class CompiledRHS:
     def device(self):
         """The right-hand side compiled as a CUDA device function (compiled on first use)."""
         if self._device is None:
-            from numba import cuda
+            from ._cuda import device_function
 
-            self._device = cuda.jit(device=True)(self.py_func)
+            self._device = device_function(self.py_func)
         return self._device
 
     def __repr__(self) -> str:
