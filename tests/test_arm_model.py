@@ -141,3 +141,16 @@ def test_ensemble_members_are_seeded_and_in_range():
     cfg = exp.ArmConfig.model_validate({"ensemble": {**raw["ensemble"], "sampling": "grid"}})
     y0s, params = exp.ensemble_members(cfg)
     assert y0s.shape[0] == 8**3  # round(500 ** (1/3)) = 8 points on each of 3 axes
+
+
+def test_mass_matrix_must_be_positive_definite():
+    with pytest.raises(ValueError, match="positive definite"):
+        exp.ArmConfig.model_validate({"arm": {"D2": 0.3, "M2": 2.0}})
+    raw = {"ensemble": {"size": 50, "params": {"M2": [1.0, 1.5], "D2": [0.1, 0.2]}}}
+    with pytest.raises(exp.ProblemError, match="members have a mass matrix that is not positive"):
+        exp.ensemble_members(exp.ArmConfig.model_validate(raw))
+    # the rule is det M(q) > 0 at the worst angle, cos^2 q2 = 1
+    for M2, D2 in [(1.0, 0.16), (1.5, 0.2)]:
+        p = model.param_vector(0.025, 0.045, M2, 0.3, D2, np.zeros((2, 2)))
+        det = np.linalg.det(_mass_matrix(0.0, p))
+        assert (det > 0) == bool(model.mass_matrix_ok(0.025, 0.045, M2, 0.3, D2))

@@ -46,6 +46,12 @@ class ArmParams(Section):
     def vector(self) -> np.ndarray:
         return model.param_vector(self.I1, self.I2, self.M2, self.L1, self.D2, self.B)
 
+    @model_validator(mode="after")
+    def _positive_definite(self):
+        if not model.mass_matrix_ok(self.I1, self.I2, self.M2, self.L1, self.D2):
+            raise ValueError(model.MASS_MATRIX_RULE)
+        return self
+
 
 class Initial(Section):
     q_deg: Pair = (10.0, 143.54)
@@ -370,6 +376,13 @@ def ensemble_members(cfg: ArmConfig) -> tuple[np.ndarray, np.ndarray]:
             phys[idx] = samples[:, j]
     y0s = np.column_stack([np.deg2rad(q), np.deg2rad(qd), np.zeros(m)])
     a1, a2, a3 = model.inertia_params(phys["I1"], phys["I2"], phys["M2"], phys["L1"], phys["D2"])
+    bad = ~model.mass_matrix_ok(phys["I1"], phys["I2"], phys["M2"], phys["L1"], phys["D2"])
+    if bad.any():
+        raise ProblemError(
+            "ensemble.params",
+            f"{int(bad.sum())} of {m} members have a mass matrix that is not positive definite "
+            f"(first: member {int(np.argmax(bad))}); {model.MASS_MATRIX_RULE}: narrow the ranges",
+        )
     B = np.asarray(cfg.arm.B, dtype=float)
     params = np.column_stack([a1, a2, a3] + [np.full(m, b) for b in B.ravel()])
     return y0s, params

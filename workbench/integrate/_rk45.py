@@ -57,6 +57,8 @@ def min_step(t, direction):
     """``10 * |nextafter(t, direction * inf) - t|`` without np.nextafter (not on the GPU)."""
     if t == 0.0:
         return 10.0 * 5e-324
+    if abs(t) == 1.7976931348623157e308 and (t > 0.0) == (direction > 0.0):
+        return math.inf  # the next float is infinity
     m, e = math.frexp(t)  # t = m * 2**e with 0.5 <= |m| < 1
     spacing = math.ldexp(1.0, e - 53)
     if abs(m) == 0.5 and (t > 0.0) != (direction > 0.0):
@@ -233,7 +235,7 @@ def start(rhs, p, args, t0, t1, y, first_step, max_step, direction, rtol, atol, 
     )
     if not ok:
         return NONFINITE_RHS, h_abs, 2, t0 + h_abs * direction
-    return RUNNING, h_abs, 2, math.nan
+    return RUNNING, h_abs, 1 if t1 == t0 else 2, math.nan  # no probe on an empty interval
 
 
 @leaf
@@ -267,6 +269,17 @@ def emit_grid(t, t_new, y, K, Q, t_eval, j, y_out, direction):
     return j
 
 
+@leaf
+def emit_start(t0, y, t_eval, y_out):
+    """On an empty interval only ``t_eval == t0`` can be asked for: the initial state."""
+    j = 0
+    while j < t_eval.shape[0] and t_eval[j] == t0:
+        for i in range(y.shape[0]):
+            y_out[i, j] = y[i]
+        j += 1
+    return j
+
+
 @jit
 def integrate_to_grid(
     rhs, p, args, t0, t1, y0, t_eval, first_step, rtol, atol, max_step, K, y, y_new, tmp, Q, y_out
@@ -289,7 +302,7 @@ def integrate_to_grid(
     j = 0
     if t0 == t1:
         status = FINISHED
-        j = emit_grid(t, t, y, K, Q, t_eval, j, y_out, direction)
+        j = emit_start(t0, y, t_eval, y_out)
     while status == RUNNING:
         status, t_new, h_abs, nev, nrej, t_bad = advance(
             rhs, p, args, t, y, h_abs, t1, direction, rtol, atol, max_step, K, y_new, tmp
@@ -349,7 +362,7 @@ def solve_one(rhs, p, args, t0, t1, y0, t_eval, first_step, rtol, atol, max_step
     j = 0
     if t0 == t1:
         status = FINISHED
-        j = emit_grid(t, t, y, K, Q, t_eval, j, y_out, direction)
+        j = emit_start(t0, y, t_eval, y_out)
     while status == RUNNING:
         status, t_new, h_abs, nev, nrej, t_bad = advance(
             rhs, p, args, t, y, h_abs, t1, direction, rtol, atol, max_step, K, y_new, tmp

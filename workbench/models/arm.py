@@ -27,6 +27,16 @@ def inertia_params(I1, I2, M2, L1, D2) -> tuple[float, float, float]:
     return I1 + I2 + M2 * L1**2, M2 * L1 * D2, I2
 
 
+#: det M(q) = a3 (a1 - a3) - a2^2 cos^2 q2 must stay positive for every q2.
+MASS_MATRIX_RULE = "M(q) must be positive definite: need I2 (I1 + M2 L1^2) > (M2 L1 D2)^2"
+
+
+def mass_matrix_ok(I1, I2, M2, L1, D2):
+    """Whether ``M(q)`` is positive definite for every angle (elementwise for arrays)."""
+    a1, a2, a3 = inertia_params(I1, I2, M2, L1, D2)
+    return a3 * (a1 - a3) > a2**2
+
+
 def param_vector(I1, I2, M2, L1, D2, B) -> np.ndarray:
     a1, a2, a3 = inertia_params(I1, I2, M2, L1, D2)
     B = np.asarray(B, dtype=float)
