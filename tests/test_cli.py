@@ -1,0 +1,245 @@
+"""The command line: clear errors (exit 2, nothing run), overrides, run folders, figures."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from scipy.integrate import solve_ivp as scipy_solve_ivp
+from typer.testing import CliRunner
+
+from workbench import runs
+from workbench.cli import app
+from workbench.config import resolve
+from workbench.experiments import arm as exp
+from workbench.models import arm as model
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def write_config(tmp_path: Path, text: str, name: str = "exp.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+GOOD = """experiment: arm
+output: {out}
+solver: {{t_eval: 11}}
+"""
+
+BAD_CONFIGS = {
+    "yaml syntax": ("experiment: arm\nsolver: {rtol: [1e-6\n", ["line 3", "column"]),
+    "unknown key": (
+        "experiment: arm\nsolver: {rtl: 1e-6}\n",
+        ["solver.rtl", "did you mean 'rtol'"],
+    ),
+    "wrong type": ("experiment: arm\nsolver: {rtol: abc}\n", ["solver.rtol", "expected a number"]),
+    "negative tolerance": ("experiment: arm\nsolver: {rtol: -1}\n", ["solver.rtol", "must be > 0"]),
+    "empty file": ("", ["empty"]),
+    "list not mapping": ("experiment: arm\nsolver: [1, 2]\n", ["solver", "expected a mapping"]),
+    "unknown experiment": ("experiment: spaceship\n", ["experiment", "arm"]),
+    "unknown torque kind": (
+        "experiment: arm\ntorque: {kind: square}\n",
+        ["torque.kind", "sines", "chirp"],
+    ),
+    "torque NaN": (
+        "experiment: arm\ntorque: {kind: table, t: [0, 0.5, 1], "
+        "values: [[0, .nan, 1], [0, 0, 0]]}\n",
+        ["torque", "NaN"],
+    ),
+    "grid not increasing": (
+        "experiment: arm\ntorque: {kind: table, t: [0, 0.5, 0.5, 1], "
+        "values: [[0, 1, 1, 0], [0, 0, 0, 0]]}\n",
+        ["torque", "not strictly increasing"],
+    ),
+    "missing torque file": (
+        "experiment: arm\ntorque: {kind: file, path: nowhere.csv}\n",
+        ["torque.path", "nowhere.csv"],
+    ),
+    "table too short": (
+        "experiment: arm\ntorque: {kind: table, t: [0, 0.5], values: [[0, 1], [0, 1]]}\n",
+        ["torque", "extrapolate: hold"],
+    ),
+    "python tag": (
+        "experiment: arm\nname: !!python/object/apply:os.system ['touch MARKER']\n",
+        ["not allowed"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_CONFIGS)
+def test_bad_configs_exit_2_with_one_clear_line(tmp_path, monkeypatch, case):
+    text, needles = BAD_CONFIGS[case]
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "runs"
+    path = write_config(tmp_path, text + f"output: {out}\n" if text else "")
+    result = invoke("run", path)
+    assert result.exit_code == 2, result.output
+    message = result.stderr.strip()
+    assert "Traceback" not in result.output
+    assert str(path) in message
+    for needle in needles:
+        assert needle in message, message
+    assert not out.exists()  # nothing ran: no run folder, complete or partial
+    assert not (tmp_path / "MARKER").exists()  # and nothing in the file was executed
+
+
+def test_missing_file_and_bad_target(tmp_path):
+    result = invoke("run", tmp_path / "absent.yaml")
+    assert result.exit_code == 2 and "no such file" in result.stderr
+    good = write_config(tmp_path, GOOD.format(out=tmp_path / "runs"))
+    result = invoke("run", good, "--target", "gpu")
+    assert result.exit_code == 2 and "unknown target 'gpu'" in result.stderr
+
+
+@pytest.mark.skipif(os.environ.get("NUMBA_ENABLE_CUDASIM") == "1", reason="simulator present")
+def test_cuda_target_without_a_gpu_is_an_error_not_a_fallback(tmp_path):
+    good = write_config(tmp_path, GOOD.format(out=tmp_path / "runs"))
+    result = invoke("run", good, "--target", "cuda")
+    assert result.exit_code == 2
+    assert "target 'cuda' requested but no CUDA GPU is usable" in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_validate_applies_overrides_and_resets_a_section_on_kind():
+    result = invoke("validate", ROOT / "configs/arm.yaml", "solver.rtol=1e-8", "torque.kind=chirp")
+    assert result.exit_code == 0, result.output
+    resolved = yaml.safe_load(result.stdout)
+    assert resolved["solver"]["rtol"] == 1e-8 and isinstance(resolved["solver"]["rtol"], float)
+    assert resolved["torque"]["kind"] == "chirp"
+    assert "frequencies" not in resolved["torque"]  # the sines keys are gone
+    assert resolved["torque"]["f0"] == 0.5  # the chirp's defaults are in
+    bad = invoke("validate", ROOT / "configs/arm.yaml", "solver.rtol=-1")
+    assert bad.exit_code == 2 and "solver.rtol" in bad.stderr
+
+
+def test_run_writes_a_complete_folder_with_scipy_numbers(tmp_path):
+    path = write_config(tmp_path, GOOD.format(out=tmp_path / "runs"))
+    result = invoke("run", path, "--json", "--target", "cpu")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    folders = [p for p in (tmp_path / "runs").iterdir()]
+    assert len(folders) == 1 and Path(summary["run_dir"]) == folders[0]
+    assert {p.name for p in folders[0].iterdir()} == {
+        "config.yaml",
+        "result.json",
+        "arrays.npz",
+        "log.txt",
+    }
+    run = runs.load(folders[0])
+    a = run.arrays
+    assert a["t"].shape == (11,) and a["q"].shape == (2, 11) and a["qdot"].shape == (2, 11)
+    assert a["tau"].shape == (2, 11) and a["end_effector"].shape == (2, 11)
+    assert run.result["status"] == 0 and run.result["target"] == "cpu"
+    assert run.result["figures"]["energy_error"] <= 100 * 1e-6
+    # independent check: scipy on the seed's numpy right-hand side
+    cfg = resolve(path)
+    t_grid, table = exp.torque_table(cfg)
+    y0 = exp.initial_state(cfg.initial.q_deg, cfg.initial.qdot_deg_s)
+    ref = scipy_solve_ivp(
+        model.numpy_rhs,
+        (0, 1),
+        y0,
+        t_eval=a["t"],
+        rtol=1e-6,
+        atol=1e-9,
+        args=(t_grid, table, cfg.arm.vector()),
+    )
+    np.testing.assert_allclose(a["q"][:, -1], ref.y[:2, -1], rtol=1e-6)
+    np.testing.assert_allclose(a["qdot"][:, -1], ref.y[2:4, -1], rtol=1e-5)
+
+
+def test_solver_failure_exits_1_with_a_complete_folder(tmp_path):
+    text = GOOD.format(out=tmp_path / "runs") + "torque: {kind: constant, value: [1e300, 1e300]}\n"
+    result = invoke("run", write_config(tmp_path, text), "--quiet")
+    assert result.exit_code == 1, result.output
+    (folder,) = (tmp_path / "runs").iterdir()
+    run = runs.load(folder)
+    assert run.result["status"] == -1 and not run.result["success"]
+
+
+def test_interrupted_run_leaves_only_a_partial_folder(tmp_path, monkeypatch):
+    from workbench import experiments
+
+    arm = experiments.get("arm")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(arm, "run", interrupted)
+    path = write_config(tmp_path, GOOD.format(out=tmp_path / "runs"))
+    invoke("run", path)
+    names = [p.name for p in (tmp_path / "runs").iterdir()]
+    assert len(names) == 1 and names[0].startswith(".") and names[0].endswith(".partial")
+    assert not runs.is_complete(tmp_path / "runs" / names[0])
+
+
+def test_ensemble_targets_agree_with_each_other_and_a_single_solve(tmp_path):
+    from workbench.integrate import solve_ivp
+
+    arrays = {}
+    for target in ("cpu", "parallel"):
+        out = tmp_path / target
+        result = invoke(
+            "run",
+            ROOT / "configs/arm_ensemble.yaml",
+            "ensemble.size=64",
+            f"output={out}",
+            "--target",
+            target,
+            "--quiet",
+        )
+        assert result.exit_code == 0, result.output
+        (folder,) = out.iterdir()
+        arrays[target] = runs.load(folder).arrays
+    a = arrays["cpu"]
+    assert a["q"].shape == (64, 2, 11) and np.all(a["status"] == 0)
+    np.testing.assert_array_equal(a["q"], arrays["parallel"]["q"])
+    cfg = resolve(ROOT / "configs/arm_ensemble.yaml", ["ensemble.size=64"])
+    y0s, params = exp.ensemble_members(cfg)
+    one = solve_ivp(
+        model.ARM_RHS,
+        (0, 1),
+        y0s[0],
+        t_eval=a["t"],
+        rtol=1e-6,
+        atol=1e-9,
+        args=(params[0], exp.packed_torque(cfg)),
+    )
+    np.testing.assert_allclose(a["q"][0], one.y[:2], rtol=1e-12)
+
+
+def test_list_info_compare_and_plot(tmp_path):
+    listed = invoke("list")
+    assert listed.exit_code == 0
+    assert "arm" in listed.stdout and "arm.yaml" in listed.stdout
+    assert "arm_ensemble.yaml" in listed.stdout
+    info = invoke("info")
+    import numba
+
+    assert info.exit_code == 0 and numba.__version__ in info.stdout
+    assert "CPU threads" in info.stdout
+    cmp = invoke("compare", ROOT / "configs/arm.yaml", "solver.t_eval=11", "--repeats", "1")
+    assert cmp.exit_code == 0, cmp.output
+    rel = float(re.search(r"max rel difference\s*│\s*([0-9.e+-]+)", cmp.stdout).group(1))
+    assert rel < 1e-4
+    path = write_config(tmp_path, GOOD.format(out=tmp_path / "runs"))
+    assert invoke("run", path, "--quiet").exit_code == 0
+    (folder,) = (tmp_path / "runs").iterdir()
+    png = tmp_path / "fig.png"
+    result = invoke("plot", folder, "-o", png)
+    assert result.exit_code == 0, result.output
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    result = invoke("plot", tmp_path)
+    assert result.exit_code == 2 and str(tmp_path) in result.stderr
