@@ -3,7 +3,8 @@
 ``loss(w) = sum_i c_i [softplus(z_i) - y_i z_i] / sum_i c_i + l2/2 * |w_pen|^2`` with
 ``z = X w``, labels ``y`` in {0, 1}, sample weights ``c`` (all ones for a plain fit, resample
 counts for a bootstrap) and the penalty on every coefficient but an intercept column
-(``first_penalised``). ``softplus(z) = log(1 + e^z)`` is evaluated without overflow or
+(``first_penalised``); an empty ``c`` means all ones. ``softplus(z) = log(1 + e^z)`` is
+evaluated without overflow or
 ``log(0)``, so the loss is finite in full double precision even for huge margins; scipy's
 BFGS parity depends on that.
 """
@@ -13,7 +14,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import carray, cfunc, njit
+
+from ..optimize import OBJECTIVE_SIGNATURE, CompiledObjective
 
 
 @njit(cache=True, error_model="numpy", _nrt=False)
@@ -45,16 +48,18 @@ def loss_grad(w, g, X, y, c, l2, first_penalised, want_grad):
             g[k] = 0.0
     total = 0.0
     weight = 0.0
+    unweighted = c.shape[0] == 0  # no weights given: every sample counts once
     for i in range(m):
-        if c[i] == 0.0:
+        ci = 1.0 if unweighted else c[i]
+        if ci == 0.0:
             continue
         z = 0.0
         for k in range(n):
             z += X[i, k] * w[k]
-        total += c[i] * (softplus(z) - y[i] * z)
-        weight += c[i]
+        total += ci * (softplus(z) - y[i] * z)
+        weight += ci
         if want_grad:
-            r = c[i] * (sigmoid(z) - y[i])
+            r = ci * (sigmoid(z) - y[i])
             for k in range(n):
                 g[k] += r * X[i, k]
     penalty = 0.0
@@ -88,3 +93,31 @@ def numpy_grad(w, X, y, l2=0.0, first_penalised=0):
     g = X.T @ (h - y) / X.shape[0]
     g[first_penalised:] += l2 * w[first_penalised:]
     return g
+
+
+def pack_data(X, y, l2: float, first_penalised: int) -> np.ndarray:
+    """Everything the compiled objective needs, in one float64 array:
+    ``[m, n, l2, first_penalised, X (row-major), y]``."""
+    m, n = X.shape
+    head = np.array([m, n, l2, first_penalised], dtype=float)
+    return np.concatenate([head, np.ascontiguousarray(X, dtype=float).ravel(), y.astype(float)])
+
+
+@njit(cache=True, error_model="numpy", _nrt=False)
+def objective(w, g, need, weights, data):
+    """The loss for the optimizer kernels: ``need & 2`` asks for the gradient too; ``weights``
+    are the sample weights (empty: all ones) and ``data`` comes from :func:`pack_data`."""
+    m = int(data[0])
+    n = int(data[1])
+    X = data[4 : 4 + m * n].reshape((m, n))
+    y = data[4 + m * n : 4 + m * n + m]
+    return loss_grad(w, g, X, y, weights, data[2], int(data[3]), (need & 2) != 0)
+
+
+@cfunc(OBJECTIVE_SIGNATURE, cache=True, error_model="numpy")
+def _objective_c(w, g, n, need, p, n_p, d, n_d):
+    return objective(carray(w, (n,)), carray(g, (n,)), need, carray(p, (n_p,)), carray(d, (n_d,)))
+
+
+#: The logistic loss as a cached C callback for ``minimize_bfgs`` and ``minimize_bfgs_batch``.
+LOGISTIC = CompiledObjective(_objective_c, objective.py_func)
