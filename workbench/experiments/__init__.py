@@ -11,6 +11,7 @@ from .base import Experiment
 
 KINDS: dict[str, str] = {
     "arm": "workbench.experiments.arm",
+    "logreg": "workbench.experiments.logreg",
 }
 
 

@@ -35,33 +35,39 @@ def sigmoid(z):
     return e / (1.0 + e)
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
-def loss_grad(w, g, X, y, c, l2, first_penalised, want_grad):
-    """Loss at ``w``; with ``want_grad`` also writes the gradient into ``g``. No allocation.
-
-    One pass over the rows of X: each row's margin, its loss and its contribution to the
-    gradient, so the data is read once per evaluation.
-    """
-    m, n = X.shape
-    if want_grad:
-        for k in range(n):
-            g[k] = 0.0
+# reassoc/contract let the row dot products and gradient sums use SIMD lanes and FMA (the
+# sums are then rounded differently from a left-to-right loop, well inside 1e-14 relative)
+@njit(cache=True, error_model="numpy", _nrt=False, fastmath={"reassoc", "contract"})
+def _partial(w, g, X, y, c, r0, r1, want_grad):
+    """Weighted loss sum and weight over rows r0..r1; adds the gradient sum into ``g``."""
+    n = X.shape[1]
     total = 0.0
     weight = 0.0
     unweighted = c.shape[0] == 0  # no weights given: every sample counts once
-    for i in range(m):
+    for i in range(r0, r1):
         ci = 1.0 if unweighted else c[i]
         if ci == 0.0:
             continue
         z = 0.0
         for k in range(n):
             z += X[i, k] * w[k]
-        total += ci * (softplus(z) - y[i] * z)
+        # one exp serves both softplus and sigmoid: e = exp(-|z|) never overflows
+        e = math.exp(-abs(z))
+        softplus_z = math.log1p(e) + (z if z > 0.0 else 0.0)
+        total += ci * (softplus_z - y[i] * z)
         weight += ci
         if want_grad:
-            r = ci * (sigmoid(z) - y[i])
+            sigma = 1.0 / (1.0 + e) if z >= 0.0 else e / (1.0 + e)
+            r = ci * (sigma - y[i])
             for k in range(n):
                 g[k] += r * X[i, k]
+    return total, weight
+
+
+@njit(cache=True, error_model="numpy", _nrt=False)
+def _finish(w, g, total, weight, l2, first_penalised, want_grad):
+    """Normalise by the total weight and add the penalty."""
+    n = w.shape[0]
     penalty = 0.0
     for k in range(first_penalised, n):
         penalty += w[k] * w[k]
@@ -71,6 +77,20 @@ def loss_grad(w, g, X, y, c, l2, first_penalised, want_grad):
         for k in range(first_penalised, n):
             g[k] += l2 * w[k]
     return total / weight + 0.5 * l2 * penalty
+
+
+@njit(cache=True, error_model="numpy", _nrt=False)
+def loss_grad(w, g, X, y, c, l2, first_penalised, want_grad):
+    """Loss at ``w``; with ``want_grad`` also writes the gradient into ``g``. No allocation.
+
+    One pass over the rows of X: each row's margin, its loss and its contribution to the
+    gradient, so the data is read once per evaluation.
+    """
+    if want_grad:
+        for k in range(w.shape[0]):
+            g[k] = 0.0
+    total, weight = _partial(w, g, X, y, c, 0, X.shape[0], want_grad)
+    return _finish(w, g, total, weight, l2, first_penalised, want_grad)
 
 
 @njit(cache=True, error_model="numpy")
@@ -104,13 +124,17 @@ def pack_data(X, y, l2: float, first_penalised: int) -> np.ndarray:
 
 
 @njit(cache=True, error_model="numpy", _nrt=False)
+def _unpack(data):
+    m = int(data[0])
+    n = int(data[1])
+    return data[4 : 4 + m * n].reshape((m, n)), data[4 + m * n : 4 + m * n + m]
+
+
+@njit(cache=True, error_model="numpy", _nrt=False)
 def objective(w, g, need, weights, data):
     """The loss for the optimizer kernels: ``need & 2`` asks for the gradient too; ``weights``
     are the sample weights (empty: all ones) and ``data`` comes from :func:`pack_data`."""
-    m = int(data[0])
-    n = int(data[1])
-    X = data[4 : 4 + m * n].reshape((m, n))
-    y = data[4 + m * n : 4 + m * n + m]
+    X, y = _unpack(data)
     return loss_grad(w, g, X, y, weights, data[2], int(data[3]), (need & 2) != 0)
 
 

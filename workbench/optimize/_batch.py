@@ -12,7 +12,7 @@ from ._bfgs_kernel import bfgs
 from ._linesearch import LS_SLOTS
 from ._minimize import STATUS_MESSAGES, check_c1_c2, objective_adapter
 from ._objective import CompiledObjective
-from ._scalar import ANALYTIC, NFEV, NGEV, S_SLOTS, W_ROWS, XK
+from ._scalar import COMBINED, NFEV, NGEV, S_SLOTS, W_ROWS, XK
 
 STATUS, NIT, NFEV_COL, NJEV_COL = range(4)
 
@@ -26,6 +26,7 @@ def fit_member(obj, args, x0, gtol, ord, maxiter, xrtol, c1, c2, x_out, f_out, s
     L = np.zeros(LS_SLOTS)
     H = np.eye(n)
     T = np.empty((n, n))
+    A = np.empty((n, n))
     status, nit, f = bfgs(
         obj,
         args,
@@ -34,8 +35,9 @@ def fit_member(obj, args, x0, gtol, ord, maxiter, xrtol, c1, c2, x_out, f_out, s
         L,
         H,
         T,
+        A,
         x0,
-        ANALYTIC,
+        COMBINED,
         0.0,
         gtol,
         ord,

@@ -53,32 +53,40 @@ def vecnorm(x, ord):
 
 
 @leaf
-def _update_inverse_hessian(H, s, y, rho, T):
+def _update_inverse_hessian(H, s, y, rho, T, A):
     """``H <- A1 H A2 + rho s s^T`` with ``A1 = I - rho s y^T``, ``A2 = I - rho y s^T``, formed
-    as scipy forms them (products of the explicit factors), so rounding stays close to its."""
+    as scipy forms them (explicit factors, products summed in index order), so the rounding
+    stays close to its. ``T`` and ``A`` are n x n scratch. The inner loops run along rows, so
+    they vectorise."""
     n = s.shape[0]
-    # T = H @ A2
-    for i in range(n):
+    for k in range(n):  # A = A2
         for j in range(n):
-            acc = 0.0
-            for k in range(n):
-                a2 = (1.0 if k == j else 0.0) - y[k] * s[j] * rho
-                acc += H[i, k] * a2
-            T[i, j] = acc
-    # H = A1 @ T + rho s s^T
-    for i in range(n):
+            A[k, j] = (1.0 if k == j else 0.0) - y[k] * s[j] * rho
+    for i in range(n):  # T = H @ A2
         for j in range(n):
-            acc = 0.0
-            for k in range(n):
-                a1 = (1.0 if i == k else 0.0) - s[i] * y[k] * rho
-                acc += a1 * T[k, j]
-            H[i, j] = acc + rho * s[i] * s[j]
+            T[i, j] = 0.0
+        for k in range(n):
+            h = H[i, k]
+            for j in range(n):
+                T[i, j] += h * A[k, j]
+    for i in range(n):  # A = A1
+        for k in range(n):
+            A[i, k] = (1.0 if i == k else 0.0) - s[i] * y[k] * rho
+    for i in range(n):  # H = A1 @ T + rho s s^T
+        for j in range(n):
+            H[i, j] = 0.0
+        for k in range(n):
+            a = A[i, k]
+            for j in range(n):
+                H[i, j] += a * T[k, j]
+        for j in range(n):
+            H[i, j] += rho * s[i] * s[j]
 
 
 @jit
-def bfgs(obj, args, W, S, L, H, T, x0, fd, step, gtol, ord, maxiter, xrtol, c1, c2, allvecs):
+def bfgs(obj, args, W, S, L, H, T, A, x0, fd, step, gtol, ord, maxiter, xrtol, c1, c2, allvecs):
     """Minimise from ``x0``. ``H`` holds the initial inverse Hessian and ends as the last one
-    (``T``, n x n, is scratch);
+    (``T`` and ``A``, n x n, are scratch);
     ``W[XK]``, ``W[GFK]`` end as x and the gradient. Iterates go to ``allvecs`` rows while it
     has room (pass a (0, n) array for none). Returns (status, nit, f)."""
     n = x0.shape[0]
@@ -157,7 +165,7 @@ def bfgs(obj, args, W, S, L, H, T, x0, fd, step, gtol, ord, maxiter, xrtol, c1, 
         for i in range(n):
             rhok_inv += yk[i] * sk[i]
         rhok = 1000.0 if rhok_inv == 0.0 else 1.0 / rhok_inv
-        _update_inverse_hessian(H, sk, yk, rhok, T)
+        _update_inverse_hessian(H, sk, yk, rhok, T, A)
     if warnflag != PR_LOSS:
         if k >= maxiter:
             warnflag = MAXITER
@@ -179,9 +187,10 @@ def bfgs_one(obj, args, x0, H0, fd, step, gtol, ord, maxiter, xrtol, c1, c2, kee
     L = np.zeros(LS_SLOTS)
     H = H0.copy()
     T = np.empty_like(H)
+    A = np.empty_like(H)
     allvecs = np.empty((maxiter + 1 if keep_all else 0, n))
     status, nit, f = bfgs(
-        obj, args, W, S, L, H, T, x0, fd, step, gtol, ord, maxiter, xrtol, c1, c2, allvecs
+        obj, args, W, S, L, H, T, A, x0, fd, step, gtol, ord, maxiter, xrtol, c1, c2, allvecs
     )
     return (
         status,

@@ -10,7 +10,7 @@ from numba.core.registry import CPUDispatcher
 
 from . import _bfgs_kernel
 from ._objective import CompiledObjective
-from ._scalar import ANALYTIC, FD_ABS, FD_REL
+from ._scalar import ANALYTIC, COMBINED, FD_ABS, FD_REL
 
 _EPSILON = math.sqrt(np.finfo(float).eps)
 
@@ -166,7 +166,7 @@ def prepare(fun, x0, args, jac, eps, finite_diff_rel_step, *, check=True):
     if not isinstance(args, tuple):
         args = (args,)
     if isinstance(fun, CompiledObjective):
-        return fun.address, compiled_args(args), ANALYTIC, 0.0, False
+        return fun.address, compiled_args(args), COMBINED, 0.0, False
     fun = _compile(fun, "fun")
     if jac is True:
         mode = "combined"
@@ -188,8 +188,8 @@ def prepare(fun, x0, args, jac, eps, finite_diff_rel_step, *, check=True):
         else:
             fd = FD_REL
             step = math.nan if finite_diff_rel_step is None else float(finite_diff_rel_step)
-    else:
-        fd, step = ANALYTIC, 0.0
+    else:  # value and gradient in one call when fun returns both
+        fd, step = (COMBINED if mode == "combined" else ANALYTIC), 0.0
     return objective_adapter(fun, jac, mode), args, fd, step, True
 
 

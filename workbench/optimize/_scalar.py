@@ -22,10 +22,13 @@ leaf = njit(cache=True, error_model="numpy", _nrt=False)
 XK, GFK, PK, XC, GC, XT, GS, XS, GNEW, SK, YK = range(11)
 W_ROWS = 11
 # slots of the state vector S
-F, FVALID, GVALID, NFEV, NGEV, PHI_CALLS, DERPHI_CALLS = range(7)
-S_SLOTS = 7
-# finite-difference modes
-ANALYTIC, FD_ABS, FD_REL = 0, 1, 2
+F, FVALID, GVALID, NFEV, NGEV, PHI_CALLS, DERPHI_CALLS, FREADY, GREADY = range(9)
+S_SLOTS = 9
+# gradient modes: analytic; finite differences with an absolute or a relative step; analytic
+# from an objective that computes value and gradient in one pass (scipy's jac=True, or a
+# compiled objective): the gradient is computed with every value and only *counted* when
+# scipy would ask for it, so counts stay scipy's while the data is read once per point.
+ANALYTIC, FD_ABS, FD_REL, COMBINED = 0, 1, 2, 3
 
 _SQRT_EPS = 1.4901161193847656e-08  # np.finfo(float).eps ** 0.5, scipy's 2-point step
 
@@ -38,17 +41,31 @@ def _move(W, S, x):
         if xc[i] != x[i]:
             for k in range(x.shape[0]):
                 xc[k] = x[k]
-            S[FVALID] = 0.0
+            S[FVALID] = 0.0  # scipy's flags: evaluated (and counted) at this x
             S[GVALID] = 0.0
+            S[FREADY] = 0.0  # ours: computed at this x (COMBINED computes both at once)
+            S[GREADY] = 0.0
             return
 
 
 @jit
+def _compute(obj, args, W, S, need):
+    """Evaluate at the current point; COMBINED always computes value and gradient together."""
+    f = call_objective(obj, W[XC], W[GC] if need & 2 else W[GS], need, args)
+    if need & 1:
+        S[F] = f
+        S[FREADY] = 1.0
+    if need & 2:
+        S[GREADY] = 1.0
+
+
+@jit
 def sf_value(obj, args, W, S, x, fd, step):
-    """f(x), evaluated only if x is new."""
+    """f(x), evaluated only if x is new (and counted as scipy counts it)."""
     _move(W, S, x)
     if S[FVALID] == 0.0:
-        S[F] = call_objective(obj, W[XC], W[GS], 1, args)
+        if S[FREADY] == 0.0:
+            _compute(obj, args, W, S, 3 if fd == COMBINED else 1)
         S[NFEV] += 1.0
         S[FVALID] = 1.0
     return S[F]
@@ -76,8 +93,9 @@ def sf_grad(obj, args, W, S, x, fd, step):
     _move(W, S, x)
     gc = W[GC]
     if S[GVALID] == 0.0:
-        if fd == ANALYTIC:
-            call_objective(obj, W[XC], gc, 2, args)
+        if fd == ANALYTIC or fd == COMBINED:
+            if S[GREADY] == 0.0:
+                _compute(obj, args, W, S, 3 if fd == COMBINED else 2)
         else:
             f0 = sf_value(obj, args, W, S, W[XC], fd, step)
             xc, xt = W[XC], W[XT]

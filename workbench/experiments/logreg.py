@@ -1,0 +1,331 @@
+"""Logistic regression fitted by our BFGS, as people run it through ``scipy.optimize.fmin_bfgs``;
+optionally a bootstrap of many refits (``minimize_bfgs_batch``) for confidence intervals.
+
+Config sections: ``data`` (``synthetic``, ``csv`` or ``npz``), ``model`` (standardisation,
+intercept, L2 penalty), ``solver`` (BFGS options) and the optional ``bootstrap``. The reference
+for ``compare`` is ``scipy.optimize.minimize(method="BFGS")`` on numpy functions.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import Field
+
+from ..data.labeled import DataError, design_matrix, read_csv, read_npz, synthetic
+from ..models import logistic
+from ..optimize import minimize_bfgs, minimize_bfgs_batch
+from .base import (
+    Comparison,
+    ComparisonRow,
+    Experiment,
+    ExperimentConfig,
+    Outcome,
+    ProblemError,
+    Section,
+)
+
+
+class SyntheticData(Section):
+    kind: Literal["synthetic"]
+    samples: int = Field(100, ge=2)
+    features: int = Field(2, ge=1)
+    separation: float = Field(2.0, ge=0, description="distance between the class means")
+    label_noise: float = Field(0.05, ge=0, le=0.5, description="fraction of flipped labels")
+
+
+class CsvData(Section):
+    kind: Literal["csv"]
+    path: str
+    label: str = "label"
+
+
+class NpzData(Section):
+    kind: Literal["npz"]
+    path: str
+
+
+Data = Annotated[SyntheticData | CsvData | NpzData, Field(discriminator="kind")]
+
+
+class Model(Section):
+    standardize: bool = False
+    intercept: bool = True
+    l2: float = Field(0.0, ge=0, description="penalty l2/2 |w|^2 on all but the intercept")
+
+
+class Solver(Section):
+    gtol: float = Field(1e-5, gt=0)
+    norm: float = float("inf")
+    maxiter: int | None = Field(None, ge=1)
+    xrtol: float = Field(0.0, ge=0)
+    c1: float = Field(1e-4, gt=0, lt=1)
+    c2: float = Field(0.9, gt=0, lt=1)
+
+
+class Bootstrap(Section):
+    resamples: int = Field(1000, ge=2)
+    confidence: float = Field(0.95, gt=0, lt=1)
+
+
+class LogregConfig(ExperimentConfig):
+    experiment: Literal["logreg"] = "logreg"
+    data: Data = Field(default_factory=lambda: SyntheticData(kind="synthetic"))
+    model: Model = Field(default_factory=Model)
+    solver: Solver = Field(default_factory=Solver)
+    bootstrap: Bootstrap | None = None
+
+
+def load_data(cfg: LogregConfig, base_dir: Path | None = None):
+    """(X, y, feature names) for the config; DataError becomes a ProblemError on ``data``."""
+    d = cfg.data
+    if isinstance(d, SyntheticData):
+        return synthetic(d.samples, d.features, d.separation, d.label_noise, cfg.seed)
+    path = Path(d.path)
+    if not path.is_absolute() and base_dir is not None and not path.exists():
+        path = base_dir / path
+    try:
+        return read_csv(path, d.label) if isinstance(d, CsvData) else read_npz(path)
+    except DataError as exc:
+        raise ProblemError("data.path", str(exc)) from None
+
+
+class Problem:
+    """The design matrix and packed data of a config, built once."""
+
+    def __init__(self, cfg: LogregConfig, base_dir: Path | None = None):
+        X, self.y, names = load_data(cfg, base_dir)
+        self.Z, self.mean, self.scale = design_matrix(
+            X, standardize=cfg.model.standardize, intercept=cfg.model.intercept
+        )
+        self.names = (["intercept"] if cfg.model.intercept else []) + names
+        self.first_penalised = 1 if cfg.model.intercept else 0
+        self.l2 = cfg.model.l2
+        self.data = logistic.pack_data(self.Z, self.y, self.l2, self.first_penalised)
+        s = cfg.solver
+        self.options = dict(
+            gtol=s.gtol, norm=s.norm, maxiter=s.maxiter, xrtol=s.xrtol, c1=s.c1, c2=s.c2
+        )
+
+    def fit(self, return_all: bool = False):
+        x0 = np.zeros(self.Z.shape[1])
+        return minimize_bfgs(
+            logistic.LOGISTIC,
+            x0,
+            args=(np.empty(0), self.data),
+            return_all=return_all,
+            **self.options,
+        )
+
+
+def check(cfg: LogregConfig, base_dir: Path | None = None) -> None:
+    load_data(cfg, base_dir)
+
+
+def is_batched(cfg: LogregConfig) -> bool:
+    return cfg.bootstrap is not None
+
+
+def run(cfg: LogregConfig, target: str, progress=None, base_dir: Path | None = None) -> Outcome:
+    problem = Problem(cfg, base_dir)
+    t0 = time.perf_counter()
+    res = problem.fit(return_all=True)
+    fit_s = time.perf_counter() - t0
+    Z, y = problem.Z, problem.y
+    margins = (2 * y - 1) * (Z @ res.x)
+    accuracy = float(np.mean(margins > 0))
+    separable = bool(np.all(margins > 0) and problem.l2 == 0.0)
+    history = np.array(
+        [
+            logistic.loss_and_grad(x, Z, y, np.empty(0), problem.l2, problem.first_penalised)[0]
+            for x in res.allvecs
+        ]
+    )
+    figures = {
+        "coefficients": dict(zip(problem.names, res.x.tolist(), strict=True)),
+        "final_loss": float(res.fun),
+        "gradient_norm": float(np.max(np.abs(res.jac))),
+        "nit": int(res.nit),
+        "nfev": int(res.nfev),
+        "njev": int(res.njev),
+        "training_accuracy": accuracy,
+        "separable": separable,
+    }
+    warnings = []
+    if separable:
+        warnings.append(
+            "the classes are separable: without a penalty the loss has no minimum and the "
+            "coefficients grow without bound; set model.l2 > 0 (e.g. model.l2=1e-3)"
+        )
+    arrays = {"coefficients": res.x, "loss_history": history, "X": Z, "y": y}
+    timings = {"fit_s": fit_s}
+    status = int(res.status)
+    message = res.message
+    target_used = "cpu"
+    if cfg.bootstrap is not None:
+        boot = _bootstrap(cfg, problem, target, progress)
+        target_used = boot.pop("target")
+        timings["bootstrap_s"] = boot.pop("seconds")
+        arrays.update(boot.pop("arrays"))
+        figures.update(boot)
+        if figures["bootstrap_failed"] and status == 0:
+            status = 1
+            message = f"{figures['bootstrap_failed']} bootstrap fits did not converge"
+    return Outcome(
+        status=status,
+        message=message,
+        figures=figures,
+        arrays=arrays,
+        target=target_used,
+        timings=timings,
+        warnings=warnings,
+    )
+
+
+def _bootstrap(cfg: LogregConfig, problem: Problem, target: str, progress) -> dict:
+    b = cfg.bootstrap
+    m, n = problem.Z.shape
+    rng = np.random.default_rng(cfg.seed)
+    counts = rng.multinomial(m, np.full(m, 1.0 / m), size=b.resamples).astype(float)
+    t0 = time.perf_counter()
+    res = minimize_bfgs_batch(
+        logistic.LOGISTIC,
+        np.zeros((b.resamples, n)),
+        member_data=counts,
+        args=(problem.data,),
+        target=target,
+        progress=progress,
+        **problem.options,
+    )
+    seconds = time.perf_counter() - t0
+    ok = res.status == 0
+    alpha = (1 - b.confidence) / 2
+    lo, hi = (
+        np.quantile(res.x[ok], [alpha, 1 - alpha], axis=0)
+        if ok.any()
+        else (np.full(n, math.nan), np.full(n, math.nan))
+    )
+    return {
+        "bootstrap_resamples": int(b.resamples),
+        "bootstrap_failed": int((~ok).sum()),
+        "confidence": b.confidence,
+        "intervals": {
+            name: [float(a), float(c)] for name, a, c in zip(problem.names, lo, hi, strict=True)
+        },
+        "target": res.target,
+        "seconds": seconds,
+        "arrays": {
+            "bootstrap_coefficients": res.x,
+            "bootstrap_status": res.status,
+            "bootstrap_nit": res.nit,
+        },
+    }
+
+
+def _median_time(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+def compare(cfg: LogregConfig, base_dir: Path | None = None, repeats: int = 5) -> Comparison:
+    """Our fit beside ``scipy.optimize.minimize(method="BFGS")`` with numpy loss and gradient."""
+    from scipy.optimize import minimize as scipy_minimize
+
+    problem = Problem(cfg, base_dir)
+    Z, y, l2, first = problem.Z, problem.y, problem.l2, problem.first_penalised
+    x0 = np.zeros(Z.shape[1])
+    opts = {k: v for k, v in problem.options.items() if v is not None}
+
+    def reference():
+        return scipy_minimize(
+            logistic.numpy_loss,
+            x0,
+            jac=logistic.numpy_grad,
+            method="BFGS",
+            args=(Z, y, l2, first),
+            options=opts,
+        )
+
+    ours, ref = problem.fit(), reference()
+    t_ours = _median_time(problem.fit, repeats)
+    t_ref = _median_time(reference, max(1, repeats // 2))
+    diff = np.abs(ours.x - ref.x)
+    rows = [
+        ComparisonRow("status", ours.status, ref.status),
+        ComparisonRow("message", ours.message, ref.message),
+        ComparisonRow("iterations", ours.nit, ref.nit),
+        ComparisonRow("function evaluations", ours.nfev, ref.nfev),
+        ComparisonRow("gradient evaluations", ours.njev, ref.njev),
+        ComparisonRow("final loss", float(ours.fun), float(ref.fun)),
+        ComparisonRow("coefficients", ours.x.round(8).tolist(), ref.x.round(8).tolist()),
+    ]
+    return Comparison(
+        rows=rows,
+        max_abs_diff=float(diff.max()),
+        max_rel_diff=float((diff / np.maximum(np.abs(ref.x), 1e-300)).max()),
+        ours_seconds=t_ours,
+        reference_seconds=t_ref,
+    )
+
+
+def plot(run, path: Path) -> None:
+    """The decision boundary (two features) and the loss against iterations."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    a = run.arrays
+    w, Z, y = a["coefficients"], a["X"], a["y"]
+    intercept = run.config.get("model", {}).get("intercept", True)
+    feats = Z[:, 1:] if intercept else Z
+    two = feats.shape[1] == 2
+    fig, axes = plt.subplots(1, 2 if two else 1, figsize=(11 if two else 6, 4.5), squeeze=False)
+    ax = axes[0, 0]
+    ax.semilogy(
+        np.arange(len(a["loss_history"])),
+        a["loss_history"] - a["loss_history"].min() + 1e-16,
+        marker="o",
+        ms=3,
+    )
+    ax.set(xlabel="iteration", ylabel="loss - final loss", title="BFGS convergence")
+    if two:
+        ax = axes[0, 1]
+        ax.scatter(feats[y == 0, 0], feats[y == 0, 1], s=12, label="y = 0")
+        ax.scatter(feats[y == 1, 0], feats[y == 1, 1], s=12, label="y = 1")
+        b0 = w[0] if intercept else 0.0
+        w1, w2 = w[-2], w[-1]
+        xs = np.linspace(feats[:, 0].min(), feats[:, 0].max(), 50)
+        if w2 != 0:
+            ax.plot(xs, -(b0 + w1 * xs) / w2, "k-", label="p = 0.5")
+        ax.set(
+            xlabel="feature 1",
+            ylabel="feature 2",
+            title="decision boundary",
+            ylim=(feats[:, 1].min() - 0.5, feats[:, 1].max() + 0.5),
+        )
+        ax.legend(fontsize=8)
+    fig.suptitle(run.config.get("name", "logreg"))
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+EXPERIMENT = Experiment(
+    kind="logreg",
+    summary="logistic regression fitted by BFGS (scipy's fmin_bfgs), with a bootstrap option",
+    config_model=LogregConfig,
+    run=run,
+    compare=compare,
+    plot=plot,
+    is_batched=is_batched,
+    check=check,
+)
