@@ -70,3 +70,29 @@ def test_rk45_batch_kernel_compiles_to_ptx(no_gpu_device, which):
     assert ".entry" in ptx and ".target sm_90" in ptx
     assert "malloc" not in ptx  # nothing allocates on the device
     assert np.all([needle not in ptx for needle in ("NRT_MemInfo", "NRT_Allocate")])
+
+
+def test_bfgs_batch_kernel_compiles_to_ptx(no_gpu_device):
+    from workbench.models.logistic import LOGISTIC
+    from workbench.optimize._cuda import make_kernel
+
+    kernel = make_kernel(LOGISTIC.device, 3)
+    signature = (
+        types.UniTuple(f64[::1], 1),
+        f64[:, ::1],
+        f64[:, ::1],
+        f64,
+        f64,
+        i64,
+        f64,
+        f64,
+        f64,
+        i64,
+        i64,
+        f64[:, ::1],
+        f64[::1],
+        f64[:, ::1],
+    )
+    ptx, _ = cuda.compile_ptx(kernel.py_func, signature, cc=(9, 0))
+    assert ".entry" in ptx and ".target sm_90" in ptx
+    assert "malloc" not in ptx and "NRT_Allocate" not in ptx

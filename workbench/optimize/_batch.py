@@ -130,8 +130,10 @@ def minimize_bfgs_batch(
     :class:`CompiledObjective`: then it is called with ``p = row`` and ``data = args[0]``, and
     the kernels load from Numba's cache. ``target``: ``cpu`` loops, ``parallel`` spreads
     members over cores (``prange``), ``auto`` picks. Members run in chunks, so ``progress(done,
-    total)`` is called and Ctrl-C is seen between chunks. Returns x (m, n), fun, nit, nfev, njev
-    and status (m,), each member's numbers equal to a single :func:`minimize_bfgs` call's.
+    total)`` is called and Ctrl-C is seen between chunks. ``cuda`` runs one member per GPU
+    thread (n <= 32); its numbers agree with the CPU's to round-off. Returns x (m, n), fun,
+    nit, nfev, njev and status (m,), each member's numbers equal to a single
+    :func:`minimize_bfgs` call's.
     """
     from ..targets import choose_target
 
@@ -153,10 +155,6 @@ def minimize_bfgs_batch(
         args = (args,)
     maxiter = 200 * n if maxiter is None else int(maxiter)
     choice = choose_target(target, batched=True).name
-    if choice == "cuda":
-        raise ValueError(
-            "target 'cuda' is not available for BFGS batches yet; use target 'parallel' or 'cpu'"
-        )
     if isinstance(fun, CompiledObjective):
         if len(args) != 1:
             raise ValueError("a CompiledObjective batch takes args=(data,): one float64 array.")
@@ -167,8 +165,30 @@ def minimize_bfgs_batch(
     x = np.empty((m, n))
     f = np.empty(m)
     st = np.zeros((m, 4))
-    kernel = _kernel(choice, dynamic)
     chunk = chunk_size or max(16, -(-m // 50))
+    if choice == "cuda":
+        from ._cuda import run_batch_cuda
+
+        device_shared = args if not isinstance(fun, CompiledObjective) else shared
+        run_batch_cuda(
+            fun,
+            device_shared,
+            rows,
+            x0s,
+            float(gtol),
+            float(norm),
+            maxiter,
+            float(xrtol),
+            float(c1),
+            float(c2),
+            x,
+            f,
+            st,
+            chunk,
+            progress,
+        )
+        return _batch_result(x, f, st, choice)
+    kernel = _kernel(choice, dynamic)
     for lo in range(0, m, chunk):
         hi = min(m, lo + chunk)
         kernel(
@@ -190,6 +210,10 @@ def minimize_bfgs_batch(
         )
         if progress is not None:
             progress(hi, m)
+    return _batch_result(x, f, st, choice)
+
+
+def _batch_result(x, f, st, target) -> BatchOptimizeResult:
     return BatchOptimizeResult(
         x=x,
         fun=f,
@@ -197,5 +221,5 @@ def minimize_bfgs_batch(
         nfev=st[:, NFEV_COL].astype(np.int64),
         njev=st[:, NJEV_COL].astype(np.int64),
         status=st[:, STATUS].astype(np.int64),
-        target=choice,
+        target=target,
     )

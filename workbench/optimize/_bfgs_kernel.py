@@ -9,6 +9,7 @@ from numba import njit
 
 from ._linesearch import LS_SLOTS, wolfe1, wolfe2
 from ._scalar import (
+    GC,
     GFK,
     GNEW,
     NFEV,
@@ -94,7 +95,8 @@ def bfgs(obj, args, W, S, L, H, T, A, x0, fd, step, gtol, ord, maxiter, xrtol, c
     for i in range(n):
         xk[i] = x0[i]
     old_fval = sf_value(obj, args, W, S, xk, fd, step)
-    g = sf_grad(obj, args, W, S, xk, fd, step)
+    sf_grad(obj, args, W, S, xk, fd, step)
+    g = W[GC]
     acc = 0.0
     for i in range(n):
         gfk[i] = g[i]
@@ -148,7 +150,11 @@ def bfgs(obj, args, W, S, L, H, T, A, x0, fd, step, gtol, ord, maxiter, xrtol, c
         if k + 1 < allvecs.shape[0]:
             for i in range(n):
                 allvecs[k + 1, i] = xk[i]
-        gnew = W[GNEW] if have_grad else sf_grad(obj, args, W, S, xk, fd, step)
+        if have_grad:
+            gnew = W[GNEW]
+        else:  # the zoom search ran out of iterations: scipy evaluates the gradient itself
+            sf_grad(obj, args, W, S, xk, fd, step)
+            gnew = W[GC]
         for i in range(n):
             yk[i] = gnew[i] - gfk[i]
             gfk[i] = gnew[i]

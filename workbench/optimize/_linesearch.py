@@ -13,7 +13,7 @@ import math
 
 from numba import njit
 
-from ._scalar import DERPHI_CALLS, GNEW, PHI_CALLS, PK, XK, XS, sf_grad, sf_value
+from ._scalar import DERPHI_CALLS, GC, GNEW, PHI_CALLS, PK, XK, XS, sf_grad, sf_value
 
 jit = njit(cache=True, error_model="numpy")
 leaf = njit(cache=True, error_model="numpy", _nrt=False)
@@ -44,7 +44,8 @@ def derphi(obj, args, W, S, s, fd, step):
     xk, pk, xs = W[XK], W[PK], W[XS]
     for i in range(xs.shape[0]):
         xs[i] = xk[i] + s * pk[i]
-    g = sf_grad(obj, args, W, S, xs, fd, step)
+    sf_grad(obj, args, W, S, xs, fd, step)
+    g = W[GC]
     gnew = W[GNEW]
     acc = 0.0
     for i in range(g.shape[0]):

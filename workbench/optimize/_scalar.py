@@ -89,7 +89,8 @@ def fd_step(x, fd, step):
 
 @jit
 def sf_grad(obj, args, W, S, x, fd, step):
-    """The gradient at x in ``W[GC]`` (returned), evaluated only if x is new."""
+    """Leave the gradient at x in ``W[GC]``, evaluated only if x is new. (Returns nothing: a
+    CUDA device function may only return arrays it was given.)"""
     _move(W, S, x)
     gc = W[GC]
     if S[GVALID] == 0.0:
@@ -110,4 +111,3 @@ def sf_grad(obj, args, W, S, x, fd, step):
                 xt[i] = xc[i]
         S[NGEV] += 1.0
         S[GVALID] = 1.0
-    return gc
