@@ -12,3 +12,7 @@ __all__ = ["OBJECTIVE_SIGNATURE", "CompiledObjective", "minimize", "minimize_bfg
 from ._batch import BatchOptimizeResult, minimize_bfgs_batch  # noqa: E402
 
 __all__ += ["BatchOptimizeResult", "minimize_bfgs_batch"]
+
+from ._public_linesearch import line_search, line_search_wolfe1  # noqa: E402
+
+__all__ += ["line_search", "line_search_wolfe1"]
