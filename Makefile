@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench clean clean-cache
 
 run: $(STAMP)
 	$(VENV)/bin/workbench run configs/arm.yaml
@@ -24,6 +24,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
-clean:
+# Numba invalidates a cached kernel only when its own file changes: after editing a function
+# that kernels in other files call, drop the compiled kernels.
+clean-cache:
+	find workbench -name '*.nbi' -delete -o -name '*.nbc' -delete
+
+clean: clean-cache
 	rm -rf $(VENV) build *.egg-info
 	find . -name __pycache__ -prune -exec rm -rf {} +
