@@ -26,6 +26,7 @@ from .base import (
     Outcome,
     ProblemError,
     Section,
+    median_time,
 )
 
 Pair = tuple[float, float]
@@ -455,15 +456,6 @@ def _run_ensemble(cfg: ArmConfig, target: str, progress, base_dir: Path | None) 
 # --- compare and plot ---------------------------------------------------------------------------
 
 
-def _median_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
-
-
 def reference_rhs(cfg: ArmConfig, base_dir: Path | None = None):
     """The numpy right-hand side ``f(t, y)`` that scipy users would write for this config:
     ``np.interp`` for a linear table (the seed's form), scipy's ``CubicSpline`` for a cubic one.
@@ -503,8 +495,8 @@ def compare(cfg: ArmConfig, base_dir: Path | None = None, repeats: int = 5) -> C
         return scipy_solve_ivp(fun, s.t_span, y0, method="RK45", t_eval=t_eval, **kw)
 
     mine, ref = ours(), reference()
-    t_ours = _median_time(ours, repeats)
-    t_ref = _median_time(reference, max(1, repeats // 2))
+    t_ours = median_time(ours, repeats)
+    t_ref = median_time(reference, max(1, repeats // 2))
     # scipy reports no step counts: its dense output has one piece per accepted step, and each
     # attempted step costs 6 evaluations after the 2 of the start.
     dense = scipy_solve_ivp(fun, s.t_span, y0, method="RK45", dense_output=True, **kw)

@@ -64,6 +64,18 @@ class Outcome:
     warnings: list[str] = field(default_factory=list)
 
 
+def median_time(fn, repeats: int) -> float:
+    """Median wall seconds of ``fn()`` over ``repeats`` calls (call it once before: warm-up)."""
+    import time
+
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
 @dataclass
 class ComparisonRow:
     """One row of ``workbench compare``: our kernel against the reference."""

@@ -27,6 +27,7 @@ from .base import (
     Outcome,
     ProblemError,
     Section,
+    median_time,
 )
 
 
@@ -226,15 +227,6 @@ def _bootstrap(cfg: LogregConfig, problem: Problem, target: str, progress) -> di
     }
 
 
-def _median_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
-
-
 def compare(cfg: LogregConfig, base_dir: Path | None = None, repeats: int = 5) -> Comparison:
     """Our fit beside ``scipy.optimize.minimize(method="BFGS")`` with numpy loss and gradient."""
     from scipy.optimize import minimize as scipy_minimize
@@ -255,8 +247,8 @@ def compare(cfg: LogregConfig, base_dir: Path | None = None, repeats: int = 5) -
         )
 
     ours, ref = problem.fit(), reference()
-    t_ours = _median_time(problem.fit, repeats)
-    t_ref = _median_time(reference, max(1, repeats // 2))
+    t_ours = median_time(problem.fit, repeats)
+    t_ref = median_time(reference, max(1, repeats // 2))
     diff = np.abs(ours.x - ref.x)
     rows = [
         ComparisonRow("status", ours.status, ref.status),

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
+from .._compiled import as_dispatcher
 from . import _rk45
-from ._ivp import as_dispatcher, status_message, validate_common, validate_y0
+from ._ivp import status_message, validate_common, validate_y0
 from ._rhs import CompiledRHS
 from ._tableau import N_STAGES, P
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit
-from numba.core.registry import CPUDispatcher
 
+from .._compiled import as_dispatcher
 from . import _rk45
 from ._rhs import CompiledRHS
 
@@ -204,15 +204,6 @@ def validate_y0(y0, ndim: int = 1, name: str = "y0") -> np.ndarray:
     if not np.isfinite(y0).all():
         raise ValueError(f"`{name}` must be finite; it contains NaN or infinity.")
     return y0
-
-
-def as_dispatcher(fun, name: str = "fun"):
-    """A Numba dispatcher for ``fun``: itself if already ``@njit``, else compiled here."""
-    if isinstance(fun, CPUDispatcher):
-        return fun
-    if not callable(fun):
-        raise ValueError(f"`{name}` must be callable, got {type(fun).__name__}.")
-    return njit(error_model="numpy")(fun)
 
 
 _adapters: dict = {}

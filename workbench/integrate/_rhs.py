@@ -21,6 +21,8 @@ from numba.core import cgutils
 from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload
 
+from .._compiled import CompiledCallback
+
 _f64p = types.CPointer(types.float64)
 
 #: ``void rhs(double t, double *y, double *dydt, intp n, double *p, intp np, double *d, intp nd)``
@@ -29,7 +31,7 @@ RHS_SIGNATURE = types.void(
 )
 
 
-class CompiledRHS:
+class CompiledRHS(CompiledCallback):
     """An in-place right-hand side ``rhs(t, y, dydt, p, data)`` behind a C callback.
 
     ``cfunc`` is a ``numba.cfunc(RHS_SIGNATURE, cache=True)`` defined at module level (a cfunc
@@ -37,27 +39,6 @@ class CompiledRHS:
     calls ``py_func``'s compiled form. ``py_func`` is kept so the CUDA target can compile the
     same source as a device function.
     """
-
-    def __init__(self, cfunc, py_func):
-        self.cfunc = cfunc
-        self.py_func = py_func
-        self._device = None
-
-    @property
-    def address(self) -> int:
-        return self.cfunc.address
-
-    @property
-    def device(self):
-        """The right-hand side compiled as a CUDA device function (compiled on first use)."""
-        if self._device is None:
-            from ._cuda import device_function
-
-            self._device = device_function(self.py_func)
-        return self._device
-
-    def __repr__(self) -> str:
-        return f"CompiledRHS({self.py_func.__module__}.{self.py_func.__qualname__})"
 
 
 def _data_ptr(context, builder, aryty, value):

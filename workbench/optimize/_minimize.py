@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 from numba import njit
-from numba.core.registry import CPUDispatcher
 
+from .._compiled import as_dispatcher
 from . import _bfgs_kernel
 from ._objective import CompiledObjective
 from ._scalar import ANALYTIC, COMBINED, FD_ABS, FD_REL
@@ -26,14 +26,6 @@ def _result(**fields):
     from scipy.optimize import OptimizeResult  # scipy's own result type, as users know it
 
     return OptimizeResult(**fields)
-
-
-def _compile(fn, name: str):
-    if isinstance(fn, CPUDispatcher):
-        return fn
-    if not callable(fn):
-        raise ValueError(f"`{name}` must be callable, got {type(fn).__name__}.")
-    return njit(error_model="numpy")(fn)
 
 
 _adapters: dict = {}
@@ -167,12 +159,12 @@ def prepare(fun, x0, args, jac, eps, finite_diff_rel_step, *, check=True):
         args = (args,)
     if isinstance(fun, CompiledObjective):
         return fun.address, compiled_args(args), COMBINED, 0.0, False
-    fun = _compile(fun, "fun")
+    fun = as_dispatcher(fun, "fun")
     if jac is True:
         mode = "combined"
     elif callable(jac):
         mode = "separate"
-        jac = _compile(jac, "jac")
+        jac = as_dispatcher(jac, "jac")
     elif jac is None or jac in ("2-point",):
         mode = "value"
         jac = None

@@ -35,6 +35,8 @@ from numba.core import cgutils
 from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload
 
+from .._compiled import CompiledCallback
+
 _f64p = types.CPointer(types.float64)
 
 #: ``double f(double *x, double *g, intp n, intp need, double *p, intp np, double *d, intp nd)``
@@ -43,32 +45,12 @@ OBJECTIVE_SIGNATURE = types.float64(
 )
 
 
-class CompiledObjective:
+class CompiledObjective(CompiledCallback):
     """An in-place objective ``f(x, g, need, p, data) -> float`` behind a C callback.
 
     ``cfunc`` must be a module-level ``numba.cfunc(OBJECTIVE_SIGNATURE, cache=True)``;
     ``py_func`` is the Python source, compiled as a CUDA device function for the GPU target.
     """
-
-    def __init__(self, cfunc, py_func):
-        self.cfunc = cfunc
-        self.py_func = py_func
-        self._device = None
-
-    @property
-    def address(self) -> int:
-        return self.cfunc.address
-
-    @property
-    def device(self):
-        if self._device is None:
-            from ..integrate._cuda import device_function
-
-            self._device = device_function(self.py_func)
-        return self._device
-
-    def __repr__(self) -> str:
-        return f"CompiledObjective({self.py_func.__module__}.{self.py_func.__qualname__})"
 
 
 @intrinsic

@@ -13,8 +13,9 @@ import math
 import numpy as np
 from numba import njit
 
+from .._compiled import as_dispatcher
 from ._linesearch import LS_SLOTS, phi, wolfe1, wolfe2
-from ._minimize import _compile, check_c1_c2, objective_adapter
+from ._minimize import check_c1_c2, objective_adapter
 from ._scalar import ANALYTIC, DERPHI_CALLS, GNEW, PHI_CALLS, PK, S_SLOTS, W_ROWS, XK
 
 
@@ -48,7 +49,7 @@ def _prepare(f, fprime, xk, pk, gfk, old_fval, old_old_fval, args, c1, c2):
     check_c1_c2(c1, c2)
     if not isinstance(args, tuple):
         args = (args,)
-    f, fprime = _compile(f, "f"), _compile(fprime, "myfprime")
+    f, fprime = as_dispatcher(f, "f"), as_dispatcher(fprime, "myfprime")
     xk = np.ascontiguousarray(xk, dtype=float)
     pk = np.ascontiguousarray(pk, dtype=float)
     gfk = np.asarray(fprime(xk, *args) if gfk is None else gfk, dtype=float)
