@@ -7,6 +7,7 @@ it through its address, so they load from Numba's cache too) with the Python sou
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 from numba.core.registry import CPUDispatcher
 
@@ -34,6 +35,18 @@ class CompiledCallback:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.py_func.__module__}.{self.py_func.__qualname__})"
+
+    def pointer_args(self, args) -> tuple[np.ndarray, np.ndarray]:
+        """``args`` as the callback's ``(p, data)``: two contiguous float64 arrays, either of
+        which may be omitted (then empty)."""
+        if len(args) > 2:
+            raise ValueError(
+                f"a {type(self).__name__} takes args=(p, data): at most two float64 arrays."
+            )
+        arrays = [np.ascontiguousarray(a, dtype=float).ravel() for a in args]
+        while len(arrays) < 2:
+            arrays.append(np.empty(0))
+        return arrays[0], arrays[1]
 
 
 def as_dispatcher(fun, name: str = "fun"):

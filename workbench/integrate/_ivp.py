@@ -282,7 +282,7 @@ def solve_ivp(
     if not isinstance(args, tuple):
         args = (args,)
     if isinstance(fun, CompiledRHS):
-        rhs, p, data = fun.address, *_compiled_args(args)
+        rhs, p, data = fun.address, *fun.pointer_args(args)
         dynamic = False
     else:
         disp = as_dispatcher(fun)
@@ -314,13 +314,3 @@ def solve_ivp(
         naccept=int(naccept),
         nreject=int(nreject),
     )
-
-
-def _compiled_args(args) -> tuple[np.ndarray, np.ndarray]:
-    """``(p, data)`` for a CompiledRHS, as contiguous float64 arrays (either may be omitted)."""
-    if len(args) > 2:
-        raise ValueError("a CompiledRHS takes args=(p, data): at most two float64 arrays.")
-    arrays = [np.ascontiguousarray(a, dtype=float).ravel() for a in args]
-    while len(arrays) < 2:
-        arrays.append(np.empty(0))
-    return arrays[0], arrays[1]

@@ -158,7 +158,7 @@ def prepare(fun, x0, args, jac, eps, finite_diff_rel_step, *, check=True):
     if not isinstance(args, tuple):
         args = (args,)
     if isinstance(fun, CompiledObjective):
-        return fun.address, compiled_args(args), COMBINED, 0.0, False
+        return fun.address, fun.pointer_args(args), COMBINED, 0.0, False
     fun = as_dispatcher(fun, "fun")
     if jac is True:
         mode = "combined"
@@ -183,16 +183,6 @@ def prepare(fun, x0, args, jac, eps, finite_diff_rel_step, *, check=True):
     else:  # value and gradient in one call when fun returns both
         fd, step = (COMBINED if mode == "combined" else ANALYTIC), 0.0
     return objective_adapter(fun, jac, mode), args, fd, step, True
-
-
-def compiled_args(args) -> tuple[np.ndarray, np.ndarray]:
-    """``(p, data)`` for a CompiledObjective, as contiguous float64 arrays (either omitted)."""
-    if len(args) > 2:
-        raise ValueError("a CompiledObjective takes args=(p, data): at most two float64 arrays.")
-    arrays = [np.ascontiguousarray(a, dtype=float).ravel() for a in args]
-    while len(arrays) < 2:
-        arrays.append(np.empty(0))
-    return arrays[0], arrays[1]
 
 
 def check_c1_c2(c1, c2):
