@@ -241,3 +241,29 @@ def test_min_step_matches_nextafter(t, direction):
     with np.errstate(over="ignore"):  # next to the largest float, the step is infinite
         expected = 10 * abs(np.nextafter(t, direction * np.inf) - t)
     assert _rk45.min_step(t, direction) == expected
+
+
+@njit
+def scaled(t, y, k, weights):
+    return -k * weights * y
+
+
+def test_float_and_array_args_go_through_the_cached_kernel(monkeypatch):
+    """With float and 1-D float64 arguments, the user's function is wrapped as a C callback
+    and the cached kernel runs; other arguments (an int here) take the dispatcher path. Both
+    give scipy's numbers."""
+    from workbench.integrate import _ivp
+
+    twins = {}
+    monkeypatch.setattr(_ivp, "_dynamic_twins", twins)
+    w = np.array([1.0, 0.5])
+    ref = si.solve_ivp(scaled, (0, 2), [1.0, 1.0], args=(1.5, w), rtol=1e-8)
+    ours = solve_ivp(scaled, (0, 2), [1.0, 1.0], args=(1.5, w), rtol=1e-8)
+    assert twins == {}  # no kernel was specialised on the dispatcher
+    assert ours.nfev == ref.nfev
+    np.testing.assert_allclose(ours.y, ref.y, rtol=1e-7)
+    ours_int = solve_ivp(scaled, (0, 2), [1.0, 1.0], args=(2, w), rtol=1e-8)
+    assert "solve_one" in twins
+    ref_int = si.solve_ivp(scaled, (0, 2), [1.0, 1.0], args=(2, w), rtol=1e-8)
+    assert ours_int.nfev == ref_int.nfev
+    np.testing.assert_allclose(ours_int.y, ref_int.y, rtol=1e-7)

@@ -11,6 +11,7 @@ from numba import njit
 
 from .._compiled import as_dispatcher
 from . import _rk45
+from ._callback import wrap
 from ._rhs import CompiledRHS
 
 EPS = np.finfo(float).eps
@@ -287,7 +288,13 @@ def solve_ivp(
     else:
         disp = as_dispatcher(fun)
         _check_output_shape(disp, t0, y0, args)
-        rhs, p, data, dynamic = _in_place(disp), _EMPTY, args, True
+        # Through a C callback the cached kernel runs; compiling a kernel specialised on the
+        # dispatcher instead costs seconds in every process.
+        wrapped = wrap(disp, args)
+        if wrapped is not None:
+            (rhs, p, data), dynamic = wrapped, False
+        else:
+            rhs, p, data, dynamic = _in_place(disp), _EMPTY, args, True
     record = t_eval is None
     grid = _EMPTY if record else t_eval
     (code, nfev, naccept, nreject, t_end, t_bad, y_grid, filled, steps) = _kernel(
