@@ -9,6 +9,7 @@ from numba import njit
 
 from .._compiled import as_dispatcher
 from . import _bfgs_kernel
+from ._callback import wrap
 from ._objective import CompiledObjective
 from ._scalar import ANALYTIC, COMBINED, FD_ABS, FD_REL
 
@@ -182,6 +183,11 @@ def prepare(fun, x0, args, jac, eps, finite_diff_rel_step, *, check=True):
             step = math.nan if finite_diff_rel_step is None else float(finite_diff_rel_step)
     else:  # value and gradient in one call when fun returns both
         fd, step = (COMBINED if mode == "combined" else ANALYTIC), 0.0
+    # Through a C callback the cached kernel runs; a kernel specialised on the user's
+    # dispatchers would be compiled afresh in every process (seconds).
+    wrapped = wrap(fun, jac, mode, args)
+    if wrapped is not None:
+        return wrapped[0], wrapped[1], fd, step, False
     return objective_adapter(fun, jac, mode), args, fd, step, True
 
 
