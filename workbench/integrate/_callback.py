@@ -51,7 +51,9 @@ def wrap(fun_dispatcher, args):
     return wrapped.address, p, data
 
 
-def _compile_wrapper(fun, kinds):
+def unpack_lines(kinds) -> tuple[list[str], list[str]]:
+    """Source lines that rebuild the arguments ``a0, a1, ...`` from ``p`` and ``d`` inside a
+    C callback (sizes and offsets baked in), and those names."""
     lines, names = [], []
     for i, (kind, at, size) in enumerate(kinds):
         names.append(f"a{i}")
@@ -59,6 +61,11 @@ def _compile_wrapper(fun, kinds):
             lines.append(f"    a{i} = p[{at}]")
         else:
             lines.append(f"    a{i} = carray(d, (nd,))[{at}:{at + size}]")
+    return lines, names
+
+
+def _compile_wrapper(fun, kinds):
+    lines, names = unpack_lines(kinds)
     call = ", ".join(["t", "carray(y, (n,))", *names])
     src = "\n".join(
         [

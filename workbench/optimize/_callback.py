@@ -11,7 +11,7 @@ from __future__ import annotations
 from numba import carray, cfunc
 from numba.core.errors import NumbaError
 
-from ..integrate._callback import _layout
+from ..integrate._callback import _layout, unpack_lines
 from ._objective import OBJECTIVE_SIGNATURE
 
 _wrappers: dict = {}
@@ -54,13 +54,7 @@ def wrap(fun, jac, mode: str, args):
 
 
 def _compile(fun, jac, mode, kinds):
-    lines, names = [], []
-    for i, (kind, at, size) in enumerate(kinds):
-        names.append(f"a{i}")
-        if kind == "s":
-            lines.append(f"    a{i} = p[{at}]")
-        else:
-            lines.append(f"    a{i} = carray(d, (nd,))[{at}:{at + size}]")
+    lines, names = unpack_lines(kinds)
     call = ", ".join(["xx", *names])
     src = "\n".join(
         [
