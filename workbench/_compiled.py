@@ -55,4 +55,17 @@ def as_dispatcher(fun, name: str = "fun"):
         return fun
     if not callable(fun):
         raise ValueError(f"`{name}` must be callable, got {type(fun).__name__}.")
-    return njit(error_model="numpy")(fun)
+    # Keep the compiled form on the function itself, so that calling the API again with the
+    # same plain function reuses it (and the C-callback wrapper keyed on it) instead of
+    # compiling anew; the reference cycle goes away with the function.
+    compiled = getattr(fun, _COMPILED_ATTR, None)
+    if compiled is None:
+        compiled = njit(error_model="numpy")(fun)
+        try:
+            setattr(fun, _COMPILED_ATTR, compiled)
+        except (AttributeError, TypeError):  # builtins, bound methods: compile each time
+            pass
+    return compiled
+
+
+_COMPILED_ATTR = "__workbench_njit__"

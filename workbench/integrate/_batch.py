@@ -144,11 +144,12 @@ def solve_ivp_batch(
     if params is None:
         params = np.empty((m, 0))
     params = np.ascontiguousarray(params, dtype=float)
+    given_shape = params.shape
     if params.ndim == 1:
         params = params[:, None]
     if params.ndim != 2 or params.shape[0] != m:
         raise ValueError(
-            f"`params` must have shape (m, p) with m = {m} members, got shape {params.shape}."
+            f"`params` must have shape (m, p) with m = {m} members, got shape {given_shape}."
         )
     if not np.all(np.isfinite(params)):
         raise ValueError("`params` must be finite; it contains NaN or infinity.")
@@ -157,7 +158,19 @@ def solve_ivp_batch(
     y = np.full((m, n, t_eval.shape[0]), np.nan)
     stats = np.zeros((m, 4), dtype=np.int64)
     t_bad = np.full(m, np.nan)
-    chunk = chunk_size or max(64, -(-m // 50))
+    if chunk_size is None:
+        chunk = max(64, -(-m // 50))
+    elif (
+        isinstance(chunk_size, (int, np.integer))
+        and not isinstance(chunk_size, bool)
+        and chunk_size > 0
+    ):
+        chunk = int(chunk_size)
+    else:
+        raise ValueError(
+            f"`chunk_size` must be a positive integer (members per compiled call), "
+            f"got {chunk_size!r}."
+        )
     if choice == "cuda":
         from ._cuda import run_batch_cuda
 

@@ -161,7 +161,7 @@ def validate_common(t_span, y0, t_eval, rtol, atol, first_step, max_step):
             )
         if not (np.isfinite(atol_a).all() and (atol_a >= 0).all()):
             raise ValueError(f"`atol` must be finite and >= 0, got {atol!r}.")
-        atol_v = np.ascontiguousarray(np.broadcast_to(atol_a, (n,)))
+        atol_v = np.array(np.broadcast_to(atol_a, (n,)))  # writable: one kernel signature
     max_step = _as_float("max_step", max_step)
     if not max_step > 0:
         raise ValueError(f"`max_step` must be positive, got {max_step!r}.")

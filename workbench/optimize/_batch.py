@@ -1,219 +1,285 @@
-"""``minimize_bfgs_batch``: thousands of independent BFGS fits (bootstrap resamples) at once."""
+"""``minimize_bfgs_batch``: many independent BFGS fits (bootstrap resamples, random starts) at
+once, each exactly the fit :func:`minimize_bfgs` would make.
+
+Member i minimises ``fun(x, g, *[a[i] for a in member_args], *args)`` (the in-place form:
+the value is returned, the gradient written into ``g``) from ``x0s[i]``. The per-member
+arguments are rows of arrays (e.g. each resample's sample weights or row indices); ``args``
+are shared (the data, stored once). ``cpu`` loops over members, ``parallel`` spreads them over
+cores with ``prange``, ``cuda`` runs one member per GPU thread (:mod:`._cuda`).
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, typeof, types
+from numba.extending import overload
 
 from ._bfgs_kernel import bfgs
 from ._linesearch import LS_SLOTS
-from ._minimize import STATUS_MESSAGES, check_c1_c2, objective_adapter
-from ._objective import CompiledObjective
+from ._minimize import (
+    _EPSILON,
+    check_c1_c2,
+    check_hess_inv0,
+    check_outputs,
+    dispatcher,
+    gradient_mode,
+    objective_adapter,
+)
+from ._objective import CompiledObjective, first_class, kernel_entry
+from ._result import STATUS_MESSAGES
 from ._scalar import COMBINED, NFEV, NGEV, S_SLOTS, W_ROWS, XK
 
+__all__ = ["BatchOptimizeResult", "minimize_bfgs_batch"]
+
+# columns of the per-member statistics
 STATUS, NIT, NFEV_COL, NJEV_COL = range(4)
 
 
+def member_args_of(members, i):
+    """Member ``i``'s arguments: row ``i`` of each per-member array (a 2-D array stands for
+    the one-tuple of itself). Python body for the CUDA simulator; compiled code uses the
+    overload below, which unrolls the tuple."""
+    if isinstance(members, tuple):
+        return tuple(a[i] for a in members)
+    return (members[i],)
+
+
+@overload(member_args_of, target="generic")
+def _member_args_of_overload(members, i):
+    if isinstance(members, types.Array):
+        return lambda members, i: (members[i],)
+    if not isinstance(members, types.BaseTuple):
+        return None
+    items = "".join(f"members[{k}][i], " for k in range(len(members)))
+    namespace: dict = {}
+    exec(f"def impl(members, i):\n    return ({items})\n", namespace)
+    return namespace["impl"]
+
+
 @njit(cache=True, error_model="numpy")
-def fit_member(obj, args, x0, gtol, ord, maxiter, xrtol, c1, c2, x_out, f_out, stats, i):
-    """Fit member ``i`` on the CPU (allocates its own work arrays)."""
+def fit_member(obj, args, x0, H0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2, x, f, st, i):
+    """Fit member ``i`` on the CPU (allocating its own work arrays) and store its results."""
     n = x0.shape[0]
     W = np.zeros((W_ROWS, n))
     S = np.zeros(S_SLOTS)
     L = np.zeros(LS_SLOTS)
-    H = np.eye(n)
+    H = H0.copy()
     T = np.empty((n, n))
     A = np.empty((n, n))
-    status, nit, f = bfgs(
-        obj,
-        args,
-        W,
-        S,
-        L,
-        H,
-        T,
-        A,
-        x0,
-        COMBINED,
-        0.0,
-        gtol,
-        ord,
-        maxiter,
-        xrtol,
-        c1,
-        c2,
+    status, nit, fval = bfgs(
+        obj, args, W, S, L, H, T, A, x0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2,
         np.empty((0, n)),
-    )
+    )  # fmt: skip
     for k in range(n):
-        x_out[i, k] = W[XK, k]
-    f_out[i] = f
-    stats[i, STATUS] = status
-    stats[i, NIT] = nit
-    stats[i, NFEV_COL] = S[NFEV]
-    stats[i, NJEV_COL] = S[NGEV]
+        x[i, k] = W[XK, k]
+    f[i] = fval
+    st[i, STATUS] = status
+    st[i, NIT] = nit
+    st[i, NFEV_COL] = S[NFEV]
+    st[i, NJEV_COL] = S[NGEV]
 
 
 @njit(cache=True, error_model="numpy")
-def batch_serial(obj, shared, rows, x0s, gtol, ord, maxiter, xrtol, c1, c2, lo, hi, x, f, st):
+def batch_serial(
+    obj, shared, members, x0s, H0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2, lo, hi, x, f, st
+):
     for i in range(lo, hi):
-        args = (rows[i],) + shared
-        fit_member(obj, args, x0s[i], gtol, ord, maxiter, xrtol, c1, c2, x, f, st, i)
+        args = member_args_of(members, i) + shared
+        fit_member(obj, args, x0s[i], H0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2, x, f, st, i)
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def batch_parallel(obj, shared, rows, x0s, gtol, ord, maxiter, xrtol, c1, c2, lo, hi, x, f, st):
+def batch_parallel(
+    obj, shared, members, x0s, H0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2, lo, hi, x, f, st
+):
     for i in prange(lo, hi):
-        args = (rows[i],) + shared
-        fit_member(obj, args, x0s[i], gtol, ord, maxiter, xrtol, c1, c2, x, f, st, i)
+        args = member_args_of(members, i) + shared
+        fit_member(obj, args, x0s[i], H0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2, x, f, st, i)
 
 
 _KERNELS = {"cpu": batch_serial, "parallel": batch_parallel}
-_twins: dict = {}
-
-
-def _kernel(target: str, dynamic: bool):
-    """The cached kernel, or an uncached twin when a dispatcher crosses its boundary."""
-    if not dynamic:
-        return _KERNELS[target]
-    if target not in _twins:
-        _twins[target] = njit(error_model="numpy", parallel=target == "parallel")(
-            _KERNELS[target].py_func
-        )
-    return _twins[target]
 
 
 @dataclass
 class BatchOptimizeResult:
-    """Results of :func:`minimize_bfgs_batch`, one row per member."""
+    """Results of :func:`minimize_bfgs_batch`, one row per member, with scipy's meanings."""
 
-    x: np.ndarray
-    fun: np.ndarray
-    nit: np.ndarray
-    nfev: np.ndarray
-    njev: np.ndarray
-    status: np.ndarray
-    target: str
+    x: np.ndarray  # (m, n) solutions
+    fun: np.ndarray  # (m,) objective values there
+    nit: np.ndarray  # (m,) iterations
+    nfev: np.ndarray  # (m,) objective evaluations, counted as scipy counts them
+    njev: np.ndarray  # (m,) gradient evaluations
+    status: np.ndarray  # (m,) scipy's status codes (0 success)
+    target: str  # where the fits ran
 
     @property
     def success(self) -> np.ndarray:
         return self.status == 0
 
     def message(self, i: int) -> str:
+        """scipy's message for member ``i``'s status."""
         return STATUS_MESSAGES[int(self.status[i])]
+
+
+def _member_arrays(member_args, member_data, m: int) -> tuple:
+    if member_data is not None:
+        if member_args is not None:
+            raise ValueError("pass `member_args` or `member_data`, not both.")
+        rows = np.ascontiguousarray(member_data)
+        rows = rows[:, None] if rows.ndim == 1 else rows
+        member_args = (rows,)
+    if member_args is None:
+        return ()
+    if not isinstance(member_args, tuple):
+        member_args = (member_args,)
+    arrays = []
+    for k, a in enumerate(member_args):
+        a = np.ascontiguousarray(a)
+        if a.ndim == 0 or a.shape[0] != m:
+            raise ValueError(
+                f"member_args[{k}] must have one row per member (first axis m = {m}), got "
+                f"shape {a.shape}."
+            )
+        arrays.append(a)
+    return tuple(arrays)
+
+
+def _compiled_args(members: tuple, args: tuple) -> tuple[tuple, tuple]:
+    """A CompiledObjective's ``(p, data)``: p = row i of one (m, k) float array, data = one
+    shared float array."""
+    if len(members) > 1 or len(args) > 1:
+        raise ValueError(
+            "a CompiledObjective batch takes member_args=(P,) with P of shape (m, k) (row i "
+            "is member i's p) and args=(data,): at most one array each."
+        )
+    if members:
+        P = np.ascontiguousarray(members[0], dtype=float)
+        members = (P.reshape(P.shape[0], -1),)
+    else:
+        members = (np.empty((0, 0)),)
+    data = np.ascontiguousarray(args[0], dtype=float).ravel() if args else np.empty(0)
+    return members, (data,)
 
 
 def minimize_bfgs_batch(
     fun,
     x0s,
     *,
-    member_data,
     args=(),
+    member_args=None,
+    member_data=None,
+    jac="inplace",
     target: str = "auto",
     gtol=1e-5,
     norm=np.inf,
     maxiter=None,
+    eps=_EPSILON,
+    finite_diff_rel_step=None,
     xrtol=0.0,
     c1=1e-4,
     c2=0.9,
+    hess_inv0=None,
     chunk_size: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> BatchOptimizeResult:
-    """Minimise m independent problems with BFGS, each exactly as :func:`minimize_bfgs` would
-    with an analytic gradient.
+    """Minimise m independent problems with BFGS, each exactly as :func:`minimize_bfgs` would.
 
-    The objective is in place, ``fun(x, g, row, *args) -> f``, writing the gradient into
-    ``g``; ``row`` is member i's row of ``member_data`` (m, k), e.g. its bootstrap counts, and
-    ``args`` are shared by all members (the data, passed once). ``fun`` may be a
-    :class:`CompiledObjective`: then it is called with ``p = row`` and ``data = args[0]``, and
-    the kernels load from Numba's cache. ``target``: ``cpu`` loops, ``parallel`` spreads
-    members over cores (``prange``), ``auto`` picks. Members run in chunks, so ``progress(done,
-    total)`` is called and Ctrl-C is seen between chunks. ``cuda`` runs one member per GPU
-    thread (n <= 32); its numbers agree with the CPU's to round-off. Returns x (m, n), fun,
-    nit, nfev, njev and status (m,), each member's numbers equal to a single
-    :func:`minimize_bfgs` call's.
+    ``x0s`` is (m, n). ``member_args`` is a tuple of arrays whose first axis is m; member i is
+    called with row i of each, then the shared ``args``. With ``jac="inplace"`` (the default,
+    and the form every target accepts) ``fun(x, g, *member_i, *args)`` returns the value and
+    writes the gradient into ``g``: the fit is ``minimize_bfgs`` with ``jac=True`` on a function
+    returning the same numbers as ``(value, gradient)``. With ``jac=None`` (or
+    ``"2-point"``/``"3-point"``) ``fun(x, *member_i, *args)`` returns the value and the gradient
+    is taken by finite differences as in scipy (``eps``, ``finite_diff_rel_step``). On the CPU
+    targets ``jac`` may also be ``True`` or a callable, as in ``minimize_bfgs``.
+    ``member_data`` (an (m, k) array) is shorthand for ``member_args=(member_data,)``.
+
+    ``fun`` may be a :class:`CompiledObjective`: then ``member_args=(P,)`` gives member i
+    ``p = P[i]`` and ``args=(data,)`` the shared ``data``, and the CPU kernels load from
+    Numba's cache.
+
+    ``target``: ``cpu`` loops, ``parallel`` spreads members over cores (``prange``), ``cuda``
+    runs one member per GPU thread (n <= 32), ``auto`` picks
+    (:func:`workbench.targets.choose_target`). On ``cpu`` and ``parallel`` every member's
+    numbers equal the single fit's bit for bit; on ``cuda`` they agree to rounding (the GPU's
+    ``exp``/``log``/``pow`` may differ from the CPU's in the last bit). Members run in chunks
+    of ``chunk_size``, so ``progress(done, total)`` is called and Ctrl-C is seen between
+    chunks. The other options are :func:`minimize_bfgs`'s, shared by all members.
+
+    Returns a :class:`BatchOptimizeResult`: x (m, n), and fun, nit, nfev, njev, status (m,).
+    Raises ValueError for ``x0s`` that is not a finite (m, n) array, ``member_args`` without m
+    rows, or a function whose value or gradient has the wrong shape (checked on member 0).
     """
     from ..targets import choose_target
 
     x0s = np.ascontiguousarray(x0s, dtype=float)
     if x0s.ndim != 2 or x0s.size == 0:
-        raise ValueError(f"`x0s` must be 2-D, shape (m, n), got shape {x0s.shape}.")
+        raise ValueError(
+            f"`x0s` must be 2-D, shape (m, n): one starting point per row; got shape {x0s.shape}."
+        )
     if not np.isfinite(x0s).all():
         raise ValueError("`x0s` must be finite; it contains NaN or infinity.")
     m, n = x0s.shape
-    rows = np.ascontiguousarray(member_data, dtype=float)
-    if rows.ndim == 1:
-        rows = rows[:, None]
-    if rows.ndim != 2 or rows.shape[0] != m:
-        raise ValueError(
-            f"`member_data` must have shape (m, k) with m = {m} members, got {rows.shape}."
-        )
-    check_c1_c2(c1, c2)
+    members = _member_arrays(member_args, member_data, m)
     if not isinstance(args, tuple):
         args = (args,)
+    check_c1_c2(c1, c2)
+    H0 = check_hess_inv0(hess_inv0, n)
     maxiter = 200 * n if maxiter is None else int(maxiter)
+    if maxiter < 0:
+        raise ValueError(f"`maxiter` must be >= 0, got {maxiter}.")
     choice = choose_target(target, batched=True).name
+
     if isinstance(fun, CompiledObjective):
-        if len(args) != 1:
-            raise ValueError("a CompiledObjective batch takes args=(data,): one float64 array.")
-        data = np.ascontiguousarray(args[0], dtype=float).ravel()
-        obj, shared, dynamic = fun.address, (data,), False
+        if jac not in ("inplace", None, True):
+            raise ValueError("a CompiledObjective computes its own gradient: leave `jac` as is.")
+        members, shared = _compiled_args(members, args)
+        obj, mode, fd = fun.address, "compiled", COMBINED
+        steps = np.full(n, math.nan)
+        key = ("address", typeof(shared), typeof(members))
     else:
-        obj, shared, dynamic = objective_adapter(fun, None, "inplace"), args, True
+        fun = dispatcher(fun, "fun")
+        if jac == "inplace":
+            mode, fd, steps = "inplace", COMBINED, np.full(n, math.nan)
+        else:
+            mode, fd, steps = gradient_mode(jac, eps, finite_diff_rel_step, n)
+        if choice == "cuda" and mode not in ("inplace", "value"):
+            raise ValueError(
+                "target 'cuda' takes jac='inplace' (fun(x, g, ...) writes the gradient) or "
+                "finite differences (jac=None); a gradient function that returns an array "
+                "would allocate in every GPU thread."
+            )
+        jac_fn = dispatcher(jac, "jac") if mode == "separate" else None
+        first = tuple(a[0] for a in members) + args  # member 0's arguments
+        check_outputs(fun, jac_fn, mode, x0s[0], first)
+        shared = args
+        if choice != "cuda":
+            obj, _ = first_class(objective_adapter(fun, jac_fn, mode), first)
+            key = (obj.signature(), typeof(shared), typeof(members))
+
     x = np.empty((m, n))
     f = np.empty(m)
     st = np.zeros((m, 4))
-    chunk = chunk_size or max(16, -(-m // 50))
+    chunk = int(chunk_size) if chunk_size else max(16, -(-m // 50))
+    settings = (float(gtol), float(norm), maxiter, float(xrtol), float(c1), float(c2))
     if choice == "cuda":
         from ._cuda import run_batch_cuda
 
-        device_shared = args if not isinstance(fun, CompiledObjective) else shared
         run_batch_cuda(
-            fun,
-            device_shared,
-            rows,
-            x0s,
-            float(gtol),
-            float(norm),
-            maxiter,
-            float(xrtol),
-            float(c1),
-            float(c2),
-            x,
-            f,
-            st,
-            chunk,
-            progress,
+            fun, shared, members, x0s, H0, fd, steps, settings, x, f, st, chunk, progress
         )
-        return _batch_result(x, f, st, choice)
-    kernel = _kernel(choice, dynamic)
-    for lo in range(0, m, chunk):
-        hi = min(m, lo + chunk)
-        kernel(
-            obj,
-            shared,
-            rows,
-            x0s,
-            float(gtol),
-            float(norm),
-            maxiter,
-            float(xrtol),
-            float(c1),
-            float(c2),
-            lo,
-            hi,
-            x,
-            f,
-            st,
-        )
-        if progress is not None:
-            progress(hi, m)
-    return _batch_result(x, f, st, choice)
-
-
-def _batch_result(x, f, st, target) -> BatchOptimizeResult:
+    else:
+        values = (obj, shared, members, x0s, H0, fd, steps, *settings, 0, m, x, f, st)
+        kernel = kernel_entry(_KERNELS[choice], values, key)
+        for lo in range(0, m, chunk):
+            hi = min(m, lo + chunk)
+            kernel(obj, shared, members, x0s, H0, fd, steps, *settings, lo, hi, x, f, st)
+            if progress is not None:
+                progress(hi, m)
     return BatchOptimizeResult(
         x=x,
         fun=f,
@@ -221,5 +287,5 @@ def _batch_result(x, f, st, target) -> BatchOptimizeResult:
         nfev=st[:, NFEV_COL].astype(np.int64),
         njev=st[:, NJEV_COL].astype(np.int64),
         status=st[:, STATUS].astype(np.int64),
-        target=target,
+        target=choice,
     )

@@ -1,4 +1,11 @@
-"""The BFGS iteration of ``scipy.optimize._minimize_bfgs``, compiled and allocation-free."""
+"""The BFGS iteration of ``scipy.optimize._minimize_bfgs``, compiled and allocation-free.
+
+Every floating-point operation is scipy's, in scipy's order, except that its BLAS calls
+(``np.dot`` for the search direction, slopes and the inverse-Hessian update, and
+``np.linalg.norm``) are plain loops summing in index order: BLAS kernels sum in
+CPU-dependent blocked orders, so results agree with scipy's to rounding, not bit for bit.
+With scipy's ``np.dot`` replaced by such loops the two agree bit for bit (tests check this).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +14,15 @@ import math
 import numpy as np
 from numba import njit
 
-from ._linesearch import LS_SLOTS, wolfe1, wolfe2
+from ._linesearch import FOUND, LS_SLOTS, wolfe1, wolfe2
+from ._result import MAXITER, NAN_RESULT, PR_LOSS, SUCCESS
 from ._scalar import (
     GC,
     GFK,
     GNEW,
     NFEV,
     NGEV,
+    NORM,
     PK,
     S_SLOTS,
     SK,
@@ -27,30 +36,104 @@ from ._scalar import (
 jit = njit(cache=True, error_model="numpy")
 leaf = njit(cache=True, error_model="numpy", _nrt=False)
 
-SUCCESS, MAXITER, PR_LOSS, NAN_RESULT = 0, 1, 2, 3
+
+@leaf
+def _pow_block(x, ord, lo, n):
+    """numpy's pairwise sum of ``|x|**ord`` over ``x[lo:lo+n]`` for n <= 128: a plain loop
+    below 8 terms, else eight interleaved partial sums combined as a tree."""
+    if n < 8:
+        acc = -0.0
+        for i in range(lo, lo + n):
+            acc += abs(x[i]) ** ord
+        return acc
+    r0 = abs(x[lo]) ** ord
+    r1 = abs(x[lo + 1]) ** ord
+    r2 = abs(x[lo + 2]) ** ord
+    r3 = abs(x[lo + 3]) ** ord
+    r4 = abs(x[lo + 4]) ** ord
+    r5 = abs(x[lo + 5]) ** ord
+    r6 = abs(x[lo + 6]) ** ord
+    r7 = abs(x[lo + 7]) ** ord
+    i = 8
+    while i < n - n % 8:
+        r0 += abs(x[lo + i]) ** ord
+        r1 += abs(x[lo + i + 1]) ** ord
+        r2 += abs(x[lo + i + 2]) ** ord
+        r3 += abs(x[lo + i + 3]) ** ord
+        r4 += abs(x[lo + i + 4]) ** ord
+        r5 += abs(x[lo + i + 5]) ** ord
+        r6 += abs(x[lo + i + 6]) ** ord
+        r7 += abs(x[lo + i + 7]) ** ord
+        i += 8
+    acc = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        acc += abs(x[lo + i]) ** ord
+        i += 1
+    return acc
 
 
 @leaf
-def vecnorm(x, ord):
-    """scipy's ``vecnorm``: max |x| for inf, min |x| for -inf, else the ord-norm."""
+def _pow_sum(x, ord, stack):
+    """``np.sum(np.abs(x) ** ord)`` to the last bit. numpy halves runs longer than 128 terms
+    (at a multiple of 8) and adds the halves' sums; that recursion runs here on an explicit
+    stack of frames (start, length, phase, left sum) kept in ``stack`` (as long as x: the tree
+    is at most log2(n / 64) deep, so 4 floats a level always fit), as Numba can neither cache
+    nor, on the GPU, reliably compile a recursive function."""
+    n = x.shape[0]
+    if n <= 128:
+        return _pow_block(x, ord, 0, n)
+    top = 0
+    stack[0], stack[1], stack[2] = 0.0, float(n), 0.0
+    result = 0.0
+    while top >= 0:
+        base = 4 * top
+        lo, m, phase = int(stack[base]), int(stack[base + 1]), stack[base + 2]
+        if m <= 128:
+            result = _pow_block(x, ord, lo, m)
+            top -= 1
+            continue
+        half = m // 2
+        half -= half % 8
+        if phase == 0.0:  # descend into the left half
+            stack[base + 2] = 1.0
+            child_lo, child_n = lo, half
+        elif phase == 1.0:  # left half done: keep its sum, descend into the right half
+            stack[base + 2] = 2.0
+            stack[base + 3] = result
+            child_lo, child_n = lo + half, m - half
+        else:  # both done
+            result = stack[base + 3] + result
+            top -= 1
+            continue
+        top += 1
+        stack[4 * top], stack[4 * top + 1], stack[4 * top + 2] = child_lo, child_n, 0.0
+    return result
+
+
+@leaf
+def vecnorm(x, ord, stack):
+    """scipy's ``vecnorm``: max |x| for inf, min |x| for -inf (a NaN wins, as in
+    ``np.amax``), else ``np.sum(|x|**ord) ** (1 / ord)`` summed in numpy's order (``stack``:
+    scratch as long as x)."""
     if ord == math.inf:
         m = 0.0
         for i in range(x.shape[0]):
             a = abs(x[i])
-            if a > m or a != a:
+            if a != a:
+                return a
+            if a > m:
                 m = a
         return m
     if ord == -math.inf:
         m = math.inf
         for i in range(x.shape[0]):
             a = abs(x[i])
-            if a < m or a != a:
+            if a != a:
+                return a
+            if a < m:
                 m = a
         return m
-    acc = 0.0
-    for i in range(x.shape[0]):
-        acc += abs(x[i]) ** ord
-    return acc ** (1.0 / ord)
+    return _pow_sum(x, ord, stack) ** (1.0 / ord)
 
 
 @leaf
@@ -85,29 +168,32 @@ def _update_inverse_hessian(H, s, y, rho, T, A):
 
 
 @jit
-def bfgs(obj, args, W, S, L, H, T, A, x0, fd, step, gtol, ord, maxiter, xrtol, c1, c2, allvecs):
-    """Minimise from ``x0``. ``H`` holds the initial inverse Hessian and ends as the last one
-    (``T`` and ``A``, n x n, are scratch);
-    ``W[XK]``, ``W[GFK]`` end as x and the gradient. Iterates go to ``allvecs`` rows while it
-    has room (pass a (0, n) array for none). Returns (status, nit, f)."""
+def bfgs(obj, args, W, S, L, H, T, A, x0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2, allvecs):
+    """Minimise from ``x0`` as ``scipy.optimize._minimize_bfgs`` does.
+
+    ``H`` holds the initial inverse Hessian and ends as the last one (``T`` and ``A``, n x n,
+    are scratch). ``W`` (``W_ROWS`` x n), ``S`` and ``L`` are zeroed work arrays; ``W[XK]`` and
+    ``W[GFK]`` end as x and the gradient, ``S[NFEV]``/``S[NGEV]`` as scipy's counts. Iterates
+    go to the rows of ``allvecs`` while it has room (pass a (0, n) array for none). Returns
+    (status, nit, f)."""
     n = x0.shape[0]
-    xk, gfk, pk, sk, yk = W[XK], W[GFK], W[PK], W[SK], W[YK]
+    xk, gfk, pk, sk, yk, scratch = W[XK], W[GFK], W[PK], W[SK], W[YK], W[NORM]
     for i in range(n):
         xk[i] = x0[i]
-    old_fval = sf_value(obj, args, W, S, xk, fd, step)
-    sf_grad(obj, args, W, S, xk, fd, step)
+    old_fval = sf_value(obj, args, W, S, xk, fd, steps)
+    sf_grad(obj, args, W, S, xk, fd, steps)
     g = W[GC]
     acc = 0.0
     for i in range(n):
         gfk[i] = g[i]
         acc += g[i] * g[i]
-    old_old_fval = old_fval + math.sqrt(acc) / 2  # the first step is then about |dx| = 1
+    old_old_fval = old_fval + math.sqrt(acc) / 2  # so that the first step is about |dx| = 1
     if allvecs.shape[0] > 0:
         for i in range(n):
             allvecs[0, i] = xk[i]
     k = 0
     warnflag = SUCCESS
-    gnorm = vecnorm(gfk, ord)
+    gnorm = vecnorm(gfk, ord, scratch)
     while gnorm > gtol and k < maxiter:
         derphi0 = 0.0
         for i in range(n):
@@ -115,29 +201,18 @@ def bfgs(obj, args, W, S, L, H, T, A, x0, fd, step, gtol, ord, maxiter, xrtol, c
             for j in range(n):
                 acc += H[i, j] * gfk[j]
             pk[i] = -acc
+        for i in range(n):
             derphi0 += gfk[i] * pk[i]
-        # Moré-Thuente first; the zoom search when it fails (scipy's _line_search_wolfe12)
+        # scipy's _line_search_wolfe12: Moré-Thuente first, the zoom search (from the same
+        # old_fval/old_old_fval) if it fails; no step from either is precision loss
         alpha, new_fval = wolfe1(
-            obj,
-            args,
-            W,
-            S,
-            L,
-            old_fval,
-            old_old_fval,
-            derphi0,
-            c1,
-            c2,
-            1e100,
-            1e-100,
-            1e-14,
-            fd,
-            step,
-        )
-        have_grad = True
+            obj, args, W, S, L, old_fval, old_old_fval, derphi0, c1, c2, 1e100, 1e-100, 1e-14,
+            fd, steps,
+        )  # fmt: skip
+        outcome = FOUND
         if math.isnan(alpha):
-            alpha, new_fval, have_grad = wolfe2(
-                obj, args, W, S, old_fval, old_old_fval, derphi0, c1, c2, 1e100, 10, fd, step
+            alpha, new_fval, outcome = wolfe2(
+                obj, args, W, S, old_fval, old_old_fval, derphi0, c1, c2, 1e100, 10, fd, steps
             )
         if math.isnan(alpha):
             warnflag = PR_LOSS
@@ -150,19 +225,19 @@ def bfgs(obj, args, W, S, L, H, T, A, x0, fd, step, gtol, ord, maxiter, xrtol, c
         if k + 1 < allvecs.shape[0]:
             for i in range(n):
                 allvecs[k + 1, i] = xk[i]
-        if have_grad:
-            gnew = W[GNEW]
+        if outcome == FOUND:
+            gnew = W[GNEW]  # the gradient the line search met at the step
         else:  # the zoom search ran out of iterations: scipy evaluates the gradient itself
-            sf_grad(obj, args, W, S, xk, fd, step)
+            sf_grad(obj, args, W, S, xk, fd, steps)
             gnew = W[GC]
         for i in range(n):
             yk[i] = gnew[i] - gfk[i]
             gfk[i] = gnew[i]
         k += 1
-        gnorm = vecnorm(gfk, ord)
+        gnorm = vecnorm(gfk, ord, scratch)
         if gnorm <= gtol:
             break
-        if alpha * vecnorm(pk, 2.0) <= xrtol * (xrtol + vecnorm(xk, 2.0)):
+        if alpha * vecnorm(pk, 2.0, scratch) <= xrtol * (xrtol + vecnorm(xk, 2.0, scratch)):
             break
         if not math.isfinite(old_fval):
             warnflag = PR_LOSS  # +-inf found as the optimum, or something went wrong
@@ -170,7 +245,7 @@ def bfgs(obj, args, W, S, L, H, T, A, x0, fd, step, gtol, ord, maxiter, xrtol, c
         rhok_inv = 0.0
         for i in range(n):
             rhok_inv += yk[i] * sk[i]
-        rhok = 1000.0 if rhok_inv == 0.0 else 1.0 / rhok_inv
+        rhok = 1000.0 if rhok_inv == 0.0 else 1.0 / rhok_inv  # scipy's safeguard
         _update_inverse_hessian(H, sk, yk, rhok, T, A)
     if warnflag != PR_LOSS:
         if k >= maxiter:
@@ -185,8 +260,9 @@ def bfgs(obj, args, W, S, L, H, T, A, x0, fd, step, gtol, ord, maxiter, xrtol, c
 
 
 @jit
-def bfgs_one(obj, args, x0, H0, fd, step, gtol, ord, maxiter, xrtol, c1, c2, keep_all):
-    """One minimisation from Python: allocates the work arrays, returns everything."""
+def bfgs_one(obj, args, x0, H0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2, n_keep):
+    """One minimisation from Python: allocates the work arrays, keeps the first ``n_keep``
+    iterates, returns everything."""
     n = x0.shape[0]
     W = np.zeros((W_ROWS, n))
     S = np.zeros(S_SLOTS)
@@ -194,9 +270,9 @@ def bfgs_one(obj, args, x0, H0, fd, step, gtol, ord, maxiter, xrtol, c1, c2, kee
     H = H0.copy()
     T = np.empty_like(H)
     A = np.empty_like(H)
-    allvecs = np.empty((maxiter + 1 if keep_all else 0, n))
+    allvecs = np.empty((n_keep, n))
     status, nit, f = bfgs(
-        obj, args, W, S, L, H, T, A, x0, fd, step, gtol, ord, maxiter, xrtol, c1, c2, allvecs
+        obj, args, W, S, L, H, T, A, x0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2, allvecs
     )
     return (
         status,
@@ -207,5 +283,5 @@ def bfgs_one(obj, args, x0, H0, fd, step, gtol, ord, maxiter, xrtol, c1, c2, kee
         H,
         int(S[NFEV]),
         int(S[NGEV]),
-        allvecs[: min(nit + 1, allvecs.shape[0])],
+        allvecs,
     )

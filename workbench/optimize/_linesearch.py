@@ -2,7 +2,9 @@
 DCSRCH port) and the zoom search (``line_search_wolfe2``), each mirroring
 ``scipy/optimize/_linesearch.py`` and ``_dcsrch.py`` decision for decision.
 
-Everything here is allocation-free, so it runs inside a GPU thread too. The objective is seen
+Everything here is allocation-free, so it runs inside a GPU thread too: the search direction,
+the current point and the gradient met at a trial step live in rows of the work matrix ``W``,
+the DCSRCH state in ``L``. Where scipy returns None a step is NaN here. The objective is seen
 through :mod:`._scalar`, which emulates scipy's ``ScalarFunction`` (it evaluates only at a new
 x, and counts evaluations exactly as scipy does), so evaluation counts match scipy's.
 """
@@ -21,30 +23,31 @@ leaf = njit(cache=True, error_model="numpy", _nrt=False)
 # DCSRCH tasks
 START, FG, CONVERGENCE, WARNING, ERROR = 0, 1, 2, 3, 4
 # slots of the DCSRCH state vector
-(BRACKT, STAGE, GINIT, GTEST, GX, GY, FINIT, FX, FY, STX, STY, STMIN, STMAX, WIDTH, WIDTH1) = range(
-    15
-)
+BRACKT, STAGE, GINIT, GTEST, GX, GY, FINIT, FX, FY = range(9)
+STX, STY, STMIN, STMAX, WIDTH, WIDTH1 = range(9, 15)
 LS_SLOTS = 15
+# outcomes of the zoom search (wolfe2)
+FOUND, NO_SLOPE, ZOOM_FAILED, STALLED = 0, 1, 2, 3
 
 
 @jit
-def phi(obj, args, W, S, s, fd, step):
+def phi(obj, args, W, S, s, fd, steps):
     """f(xk + s pk)."""
     S[PHI_CALLS] += 1.0  # scipy's line searches count calls (fc), not evaluations
     xk, pk, xs = W[XK], W[PK], W[XS]
     for i in range(xs.shape[0]):
         xs[i] = xk[i] + s * pk[i]
-    return sf_value(obj, args, W, S, xs, fd, step)
+    return sf_value(obj, args, W, S, xs, fd, steps)
 
 
 @jit
-def derphi(obj, args, W, S, s, fd, step):
+def derphi(obj, args, W, S, s, fd, steps):
     """grad f(xk + s pk) . pk; the gradient is kept in ``W[GNEW]`` (scipy's ``gval``)."""
     S[DERPHI_CALLS] += 1.0
     xk, pk, xs = W[XK], W[PK], W[XS]
     for i in range(xs.shape[0]):
         xs[i] = xk[i] + s * pk[i]
-    sf_grad(obj, args, W, S, xs, fd, step)
+    sf_grad(obj, args, W, S, xs, fd, steps)
     g = W[GC]
     gnew = W[GNEW]
     acc = 0.0
@@ -259,7 +262,7 @@ def dcsrch_iterate(L, stp, f, g, task, ftol, gtol, xtol, stpmin, stpmax):
 
 
 @jit
-def wolfe1(obj, args, W, S, L, phi0, old_phi0, derphi0, c1, c2, amax, amin, xtol, fd, step):
+def wolfe1(obj, args, W, S, L, phi0, old_phi0, derphi0, c1, c2, amax, amin, xtol, fd, steps):
     """``scalar_search_wolfe1``: returns (step or NaN on failure, f at the step)."""
     if derphi0 != 0 and not math.isnan(old_phi0):
         alpha1 = min(1.0, 1.01 * 2 * (phi0 - old_phi0) / derphi0)
@@ -277,8 +280,8 @@ def wolfe1(obj, args, W, S, L, phi0, old_phi0, derphi0, c1, c2, amax, amin, xtol
             return math.nan, phi1
         if task == FG:
             alpha1 = stp
-            phi1 = phi(obj, args, W, S, stp, fd, step)
-            derphi1 = derphi(obj, args, W, S, stp, fd, step)
+            phi1 = phi(obj, args, W, S, stp, fd, steps)
+            derphi1 = derphi(obj, args, W, S, stp, fd, steps)
         else:
             break
     else:
@@ -289,43 +292,108 @@ def wolfe1(obj, args, W, S, L, phi0, old_phi0, derphi0, c1, c2, amax, amin, xtol
 
 
 @leaf
+def _raises(r, a, b):
+    """Whether numpy, under ``errstate(divide/over/invalid="raise")``, raises for the result
+    ``r`` of an operation on ``a`` and ``b``: IEEE flags invalid when a NaN comes from non-NaN
+    operands (inf - inf, 0 * inf, 0 / 0, sqrt(-1)), and overflow or divide-by-zero when an
+    infinity comes from finite ones (inf / 0 and NaN operands flag nothing)."""
+    if r != r:
+        return a == a and b == b
+    if math.isinf(r):
+        return math.isfinite(a) and math.isfinite(b)
+    return False
+
+
+@leaf
 def cubicmin(a, fa, fpa, b, fb, c, fc):
-    """Minimiser of the cubic through (a, fa, fpa), (b, fb), (c, fc); NaN where scipy's
-    floating-point checks would give None."""
+    """Minimiser of the cubic through (a, fa) with slope fpa, (b, fb) and (c, fc), as scipy's
+    ``_cubicmin`` computes it; NaN where scipy returns None, i.e. where one of its operations
+    raises a floating-point error (checked operation by operation) or the result is not
+    finite. Infinite inputs therefore behave as in scipy too.
+
+    scipy meets the values fa, fb, fc as Python floats (what an ``@njit`` objective returns),
+    whose differences never raise; everything that touches the slope fpa (a numpy float) is
+    numpy arithmetic. The 2 x 2 product is summed plainly where scipy's BLAS may fuse it."""
     C = fpa
     db = b - a
     dc = c - a
-    denom = (db * dc) ** 2 * (db - dc)
-    if denom == 0.0 or not math.isfinite(denom):
+    bad = _raises(db, b, a) or _raises(dc, c, a)
+    t = db * dc
+    bad = bad or _raises(t, db, dc)
+    t2 = t**2.0
+    bad = bad or _raises(t2, t, t)
+    e = db - dc
+    bad = bad or _raises(e, db, dc)
+    denom = t2 * e
+    bad = bad or _raises(denom, t2, e)
+    # the 2 x 2 matrix, powers as C's pow() (Python's and numpy's float **)
+    d00 = dc**2.0
+    d01 = -(db**2.0)
+    d10 = -(dc**3.0)
+    d11 = db**3.0
+    bad = bad or _raises(d00, dc, dc) or _raises(d01, db, db)
+    bad = bad or _raises(d10, dc, dc) or _raises(d11, db, db)
+    u1 = fb - fa  # Python floats: no error
+    u2 = C * db
+    u = u1 - u2
+    bad = bad or _raises(u2, C, db) or _raises(u, u1, u2)
+    v1 = fc - fa
+    v2 = C * dc
+    v = v1 - v2
+    bad = bad or _raises(v2, C, dc) or _raises(v, v1, v2)
+    a1 = d00 * u
+    a2 = d01 * v
+    A = a1 + a2
+    bad = bad or _raises(a1, d00, u) or _raises(a2, d01, v) or _raises(A, a1, a2)
+    b1 = d10 * u
+    b2 = d11 * v
+    B = b1 + b2
+    bad = bad or _raises(b1, d10, u) or _raises(b2, d11, v) or _raises(B, b1, b2)
+    A2 = A / denom
+    B2 = B / denom
+    bad = bad or _raises(A2, A, denom) or _raises(B2, B, denom)
+    r1 = B2 * B2
+    r2 = 3 * A2
+    r3 = r2 * C
+    radical = r1 - r3
+    bad = bad or _raises(r1, B2, B2) or _raises(r2, A2, A2) or _raises(r3, r2, C)
+    bad = bad or _raises(radical, r1, r3)
+    root = math.sqrt(radical)
+    num = -B2 + root
+    q = num / r2
+    xmin = a + q
+    bad = bad or _raises(root, radical, radical) or _raises(num, B2, root)
+    bad = bad or _raises(q, num, r2) or _raises(xmin, a, q)
+    if bad or not math.isfinite(xmin):
         return math.nan
-    u = fb - fa - C * db
-    v = fc - fa - C * dc
-    A = dc**2 * u + -(db**2) * v
-    B = -(dc**3) * u + db**3 * v
-    A /= denom
-    B /= denom
-    radical = B * B - 3 * A * C
-    if A == 0.0 or radical < 0.0 or not math.isfinite(radical):
-        return math.nan
-    xmin = a + (-B + math.sqrt(radical)) / (3 * A)
-    return xmin if math.isfinite(xmin) else math.nan
+    return xmin
 
 
 @leaf
 def quadmin(a, fa, fpa, b, fb):
-    """Minimiser of the quadratic through (a, fa, fpa) and (b, fb); NaN for scipy's None."""
+    """Minimiser of the quadratic through (a, fa) with slope fpa and (b, fb), as scipy's
+    ``_quadmin`` computes it; NaN where scipy returns None (see :func:`cubicmin`)."""
+    D = fa
+    C = fpa
     db = b - a * 1.0
-    if db == 0.0:
+    t1 = fb - D  # Python floats: no error
+    t2 = C * db
+    num = t1 - t2
+    den = db * db
+    B = num / den
+    bad = _raises(db, b, a) or _raises(t2, C, db)
+    bad = bad or _raises(num, t1, t2) or _raises(den, db, db) or _raises(B, num, den)
+    B2 = 2.0 * B
+    q = C / B2
+    xmin = a - q
+    bad = bad or _raises(B2, B, B) or _raises(q, C, B2) or _raises(xmin, a, q)
+    if bad or not math.isfinite(xmin):
         return math.nan
-    B = (fb - fa - fpa * db) / (db * db)
-    if B == 0.0 or not math.isfinite(B):
-        return math.nan
-    xmin = a - fpa / (2.0 * B)
-    return xmin if math.isfinite(xmin) else math.nan
+    return xmin
 
 
 @jit
-def zoom(obj, args, W, S, a_lo, a_hi, phi_lo, phi_hi, derphi_lo, phi0, derphi0, c1, c2, fd, step):
+def zoom(obj, args, W, S, a_lo, a_hi, phi_lo, phi_hi, derphi_lo, phi0, derphi0, c1, c2, fd, steps):
     """scipy's ``_zoom``: returns (step or NaN, f there, slope there)."""
     delta1, delta2 = 0.2, 0.1
     phi_rec = phi0
@@ -347,14 +415,14 @@ def zoom(obj, args, W, S, a_lo, a_hi, phi_lo, phi_hi, derphi_lo, phi0, derphi0, 
             a_j = quadmin(a_lo, phi_lo, derphi_lo, a_hi, phi_hi)
             if math.isnan(a_j) or a_j > b - qchk or a_j < a + qchk:
                 a_j = a_lo + 0.5 * dalpha
-        phi_aj = phi(obj, args, W, S, a_j, fd, step)
+        phi_aj = phi(obj, args, W, S, a_j, fd, steps)
         if phi_aj > phi0 + c1 * a_j * derphi0 or phi_aj >= phi_lo:
             phi_rec = phi_hi
             a_rec = a_hi
             a_hi = a_j
             phi_hi = phi_aj
         else:
-            derphi_aj = derphi(obj, args, W, S, a_j, fd, step)
+            derphi_aj = derphi(obj, args, W, S, a_j, fd, steps)
             if abs(derphi_aj) <= -c2 * derphi0:
                 return a_j, phi_aj, derphi_aj
             if derphi_aj * (a_hi - a_lo) >= 0:
@@ -374,10 +442,17 @@ def zoom(obj, args, W, S, a_lo, a_hi, phi_lo, phi_hi, derphi_lo, phi0, derphi0, 
 
 
 @jit
-def wolfe2(obj, args, W, S, phi0, old_phi0, derphi0, c1, c2, amax, maxiter, fd, step):
-    """``scalar_search_wolfe2``: returns (step or NaN on failure, f at the step, whether the
-    gradient there is in ``W[GNEW]``). Out of iterations, scipy still returns the last step but
-    no slope, and BFGS then evaluates the gradient itself: hence the flag."""
+def wolfe2(obj, args, W, S, phi0, old_phi0, derphi0, c1, c2, amax, maxiter, fd, steps):
+    """``scalar_search_wolfe2``: returns (step, f at the step, outcome). The step is NaN on
+    failure. The outcome says what scipy returns:
+
+    * ``FOUND``: a step and the gradient there (left in ``W[GNEW]``);
+    * ``NO_SLOPE``: out of iterations, scipy still returns the last step but no gradient (BFGS
+      then evaluates it itself);
+    * ``ZOOM_FAILED``: no step, no value;
+    * ``STALLED``: the step became 0 or passed ``amax``; scipy then returns phi0 as the new
+      value and ``old_phi0`` as the old one.
+    """
     alpha0 = 0.0
     if not math.isnan(old_phi0) and derphi0 != 0:
         alpha1 = min(1.0, 1.01 * 2 * (phi0 - old_phi0) / derphi0)
@@ -386,57 +461,29 @@ def wolfe2(obj, args, W, S, phi0, old_phi0, derphi0, c1, c2, amax, maxiter, fd, 
     if alpha1 < 0:
         alpha1 = 1.0
     alpha1 = min(alpha1, amax)
-    phi_a1 = phi(obj, args, W, S, alpha1, fd, step)
+    phi_a1 = phi(obj, args, W, S, alpha1, fd, steps)
     phi_a0 = phi0
     derphi_a0 = derphi0
+    lo = hi = f_lo = f_hi = d_lo = 0.0  # the bracket handed to the zoom
     for i in range(maxiter):
         if alpha1 == 0 or alpha0 > amax:
-            return math.nan, phi0, False
+            return math.nan, phi0, STALLED
         if phi_a1 > phi0 + c1 * alpha1 * derphi0 or (phi_a1 >= phi_a0 and i > 0):
-            a, f, _ = zoom(
-                obj,
-                args,
-                W,
-                S,
-                alpha0,
-                alpha1,
-                phi_a0,
-                phi_a1,
-                derphi_a0,
-                phi0,
-                derphi0,
-                c1,
-                c2,
-                fd,
-                step,
-            )
-            return a, f, True
-        derphi_a1 = derphi(obj, args, W, S, alpha1, fd, step)
+            lo, hi, f_lo, f_hi, d_lo = alpha0, alpha1, phi_a0, phi_a1, derphi_a0
+            break
+        derphi_a1 = derphi(obj, args, W, S, alpha1, fd, steps)
         if abs(derphi_a1) <= -c2 * derphi0:
-            return alpha1, phi_a1, True
+            return alpha1, phi_a1, FOUND
         if derphi_a1 >= 0:
-            a, f, _ = zoom(
-                obj,
-                args,
-                W,
-                S,
-                alpha1,
-                alpha0,
-                phi_a1,
-                phi_a0,
-                derphi_a1,
-                phi0,
-                derphi0,
-                c1,
-                c2,
-                fd,
-                step,
-            )
-            return a, f, True
+            lo, hi, f_lo, f_hi, d_lo = alpha1, alpha0, phi_a1, phi_a0, derphi_a1
+            break
         alpha2 = min(2 * alpha1, amax)
         alpha0 = alpha1
         alpha1 = alpha2
         phi_a0 = phi_a1
-        phi_a1 = phi(obj, args, W, S, alpha1, fd, step)
+        phi_a1 = phi(obj, args, W, S, alpha1, fd, steps)
         derphi_a0 = derphi_a1
-    return alpha1, phi_a1, False
+    else:
+        return alpha1, phi_a1, NO_SLOPE
+    a, f, _ = zoom(obj, args, W, S, lo, hi, f_lo, f_hi, d_lo, phi0, derphi0, c1, c2, fd, steps)
+    return a, f, (ZOOM_FAILED if math.isnan(a) else FOUND)

@@ -1,37 +1,54 @@
-"""``minimize_bfgs`` and ``minimize``: scipy's BFGS, compiled with Numba."""
+"""``minimize_bfgs`` and ``minimize``: scipy's BFGS, compiled with Numba.
+
+The Python layer validates arguments, wraps the user's functions into the kernels' objective
+form (:mod:`._objective`) and runs one compiled kernel (:func:`._bfgs_kernel.bfgs_one`); the
+whole minimisation, line searches and finite differences included, runs compiled. The kernel
+is specialised on the objective's type, not on the objective, so it is compiled once per
+argument types and then loads from Numba's cache: a new objective costs only its own
+compilation.
+"""
 
 from __future__ import annotations
 
+import functools
 import math
+import warnings
 
 import numpy as np
-from numba import njit
+from numba import njit, typeof
 
 from .._compiled import as_dispatcher
 from . import _bfgs_kernel
-from ._callback import wrap
-from ._objective import CompiledObjective
-from ._scalar import ANALYTIC, COMBINED, FD_ABS, FD_REL
+from ._objective import CompiledObjective, first_class, kernel_entry
+from ._result import STATUS_MESSAGES, OptimizeResult, OptimizeWarning
+from ._scalar import ANALYTIC, COMBINED, FD3_REL, FD_ABS, FD_REL
 
-_EPSILON = math.sqrt(np.finfo(float).eps)
+__all__ = ["minimize", "minimize_bfgs"]
 
-STATUS_MESSAGES = {
-    0: "Optimization terminated successfully.",
-    1: "Maximum number of iterations has been exceeded.",
-    2: "Desired error not necessarily achieved due to precision loss.",
-    3: "NaN result encountered.",
-}
+_EPSILON = math.sqrt(np.finfo(float).eps)  # scipy's default absolute step for jac=None
+
+BFGS_OPTIONS = (
+    "gtol",
+    "norm",
+    "maxiter",
+    "eps",
+    "finite_diff_rel_step",
+    "xrtol",
+    "c1",
+    "c2",
+    "hess_inv0",
+    "return_all",
+    "disp",
+)
 
 
-def _result(**fields):
-    from scipy.optimize import OptimizeResult  # scipy's own result type, as users know it
-
-    return OptimizeResult(**fields)
-
-
-_adapters: dict = {}
+@functools.lru_cache(maxsize=256)
+def dispatcher(fun, name: str):
+    """``fun`` as a Numba dispatcher, compiled once per Python function."""
+    return as_dispatcher(fun, name)
 
 
+@functools.lru_cache(maxsize=256)
 def objective_adapter(fun, jac, mode: str):
     """Wrap the user's functions into the kernels' ``obj(x, g, need, *args) -> f`` form.
 
@@ -39,9 +56,6 @@ def objective_adapter(fun, jac, mode: str):
     ``(f, g)``, scipy's ``jac=True``), ``"value"`` (finite differences) or ``"inplace"``
     (``fun(x, g, *args)`` returns f and writes the gradient: the batch form).
     """
-    key = (fun, jac, mode)
-    if key in _adapters:
-        return _adapters[key]
     if mode == "separate":
 
         @njit(error_model="numpy")
@@ -60,9 +74,8 @@ def objective_adapter(fun, jac, mode: str):
         @njit(error_model="numpy")
         def adapter(x, g, need, *args):
             f, grad = fun(x, *args)
-            if need & 2:
-                for i in range(g.shape[0]):
-                    g[i] = grad[i]
+            for i in range(g.shape[0]):
+                g[i] = grad[i]
             return f
 
     elif mode == "value":
@@ -71,67 +84,83 @@ def objective_adapter(fun, jac, mode: str):
         def adapter(x, g, need, *args):
             return fun(x, *args)
 
-    else:
+    elif mode == "inplace":
 
         @njit(error_model="numpy")
         def adapter(x, g, need, *args):
             return fun(x, g, *args)
 
-    _adapters[key] = adapter
+    else:
+        raise ValueError(f"unknown objective mode {mode!r}")
     return adapter
 
 
-def check_x0(x0) -> np.ndarray:
+def check_x0(x0, name: str = "x0") -> np.ndarray:
+    """``x0`` as a contiguous float64 vector, or a ValueError that says what to pass."""
     x0 = np.asarray(x0)
     if x0.dtype.kind not in "fiub":
-        raise ValueError(f"`x0` must be real numbers, got dtype {x0.dtype}.")
+        raise ValueError(f"`{name}` must hold real numbers, got dtype {x0.dtype}.")
     x0 = np.ascontiguousarray(x0, dtype=float)
     if x0.ndim != 1:
         raise ValueError(
-            f"`x0` must be 1-D, shape (n,), got shape {x0.shape}: pass x0.ravel() and reshape "
-            "inside your function."
+            f"`{name}` must be 1-D, shape (n,), got shape {x0.shape}: pass x0.ravel() (or "
+            "np.atleast_1d(x0)) and reshape inside your function."
         )
     if x0.size == 0:
-        raise ValueError("`x0` must not be empty.")
+        raise ValueError(f"`{name}` must not be empty.")
     if not np.isfinite(x0).all():
-        raise ValueError("`x0` must be finite; it contains NaN or infinity.")
+        raise ValueError(f"`{name}` must be finite; it contains NaN or infinity.")
     return x0
 
 
-def _check_outputs(fun, jac, mode, x0, args):
-    """Call the user's functions once at x0 so that shape mistakes fail with a clear message
-    before the first iteration (scipy answers them with 'shapes not aligned')."""
+def _shape_error(shape, x0_shape) -> ValueError:
+    return ValueError(
+        f"jac returned shape {shape}; expected {x0_shape} to match x0: return a 1-D array "
+        "(e.g. grad.ravel())"
+    )
+
+
+def _call(fn, name: str, x, args):
     try:
-        out = fun(x0.copy(), *args)
+        return fn(x, *args)
     except Exception as exc:
-        raise ValueError(f"`fun` failed when called as fun(x0, *args): {exc}") from exc
-    if mode == "combined":
-        if not (isinstance(out, tuple) and len(out) == 2):
-            raise ValueError("with jac=True, `fun` must return (value, gradient).")
-        value, grad = out
+        raise ValueError(f"`{name}` failed when called as {name}(x0, *args): {exc}") from exc
+
+
+def check_outputs(fun, jac, mode: str, x0: np.ndarray, args: tuple) -> None:
+    """Call the user's functions once at x0, so that shape mistakes fail before the first
+    iteration with a message that says what to return (scipy answers most of them with
+    'shapes not aligned' from deep inside the line search)."""
+    if mode == "inplace":
+        value, grad = _call(fun, "fun", x0.copy(), (np.zeros_like(x0),) + args), None
     else:
+        out = _call(fun, "fun", x0.copy(), args)
         value, grad = out, None
+        if mode == "combined":
+            if not (isinstance(out, tuple) and len(out) == 2):
+                raise ValueError(
+                    f"with jac=True, `fun` must return (value, gradient); got {type(out).__name__}."
+                )
+            value, grad = out
     if np.ndim(value) != 0:
         raise ValueError(
-            f"`fun` must return a scalar, got shape {np.shape(value)}: return e.g. float(loss)."
+            f"`fun` must return a scalar, got an array of shape {np.shape(value)}: return a "
+            "float (e.g. loss.sum(), or loss[0] for a one-element array)."
         )
     if mode == "separate":
-        try:
-            grad = jac(x0.copy(), *args)
-        except Exception as exc:
-            raise ValueError(f"`jac` failed when called as jac(x0, *args): {exc}") from exc
+        grad = _call(jac, "jac", x0.copy(), args)
     if grad is not None and np.shape(grad) != x0.shape:
-        raise ValueError(
-            f"jac returned shape {np.shape(grad)}; expected {x0.shape} to match x0: return a "
-            "1-D array (e.g. grad.ravel())"
-        )
+        raise _shape_error(np.shape(grad), x0.shape)
 
 
-def _check_hess_inv0(H0, n):
+def check_hess_inv0(H0, n: int) -> np.ndarray:
+    """The initial inverse Hessian (identity by default), checked as scipy checks it."""
     if H0 is None:
         return np.eye(n)
-    H0 = np.ascontiguousarray(H0, dtype=float)
-    ok = H0.shape == (n, n) and np.array_equal(H0, H0.T)
+    H0 = np.asarray(H0, dtype=float)
+    if H0.shape != (n, n):
+        raise ValueError(f"'hess_inv0' must have shape ({n}, {n}) to match x0, got {H0.shape}.")
+    ok = bool(np.isfinite(H0).all() and np.array_equal(H0, H0.T))
     if ok:
         try:
             np.linalg.cholesky(H0)
@@ -139,61 +168,81 @@ def _check_hess_inv0(H0, n):
             ok = False
     if not ok:
         raise ValueError("'hess_inv0' matrix isn't positive definite.")
-    return H0
+    return np.ascontiguousarray(H0)
 
 
-_twins: dict = {}
+def check_c1_c2(c1, c2) -> None:
+    if not 0 < c1 < c2 < 1:
+        raise ValueError("'c1' and 'c2' do not satisfy'0 < c1 < c2 < 1'.")
 
 
-def _kernel(dynamic: bool):
-    """The cached kernel, or an uncached twin when a dispatcher crosses its boundary."""
-    if not dynamic:
-        return _bfgs_kernel.bfgs_one
-    if "one" not in _twins:
-        _twins["one"] = njit(error_model="numpy")(_bfgs_kernel.bfgs_one.py_func)
-    return _twins["one"]
+def _steps(value, n: int, name: str) -> np.ndarray:
+    steps = np.asarray(value, dtype=float)
+    if steps.ndim > 1 or steps.size not in (1, n):
+        raise ValueError(f"`{name}` must be a number or an array of n = {n} numbers.")
+    return np.array(np.broadcast_to(steps.ravel(), (n,)), dtype=float)  # a writable copy
+
+
+def gradient_mode(jac, eps, finite_diff_rel_step, n: int) -> tuple[str, int, np.ndarray]:
+    """(objective mode, gradient mode, steps) for scipy's ``jac``/``eps``/``finite_diff_rel_step``.
+
+    As in scipy, ``jac=None`` takes forward differences with the absolute step ``eps``
+    (relative steps if ``eps`` is None); ``jac="2-point"``/``"3-point"`` take relative steps
+    (``finite_diff_rel_step``, scipy's default when None) and ignore ``eps``.
+    """
+    nan_steps = np.full(n, math.nan)
+    if jac is True:
+        return "combined", COMBINED, nan_steps
+    if callable(jac):
+        return "separate", ANALYTIC, nan_steps
+    if jac is None or jac is False:
+        if eps is not None:
+            return "value", FD_ABS, _steps(eps, n, "eps")
+        jac = "2-point"
+    if isinstance(jac, str) and jac in ("2-point", "3-point"):
+        rel = nan_steps if finite_diff_rel_step is None else None
+        if rel is None:
+            rel = _steps(finite_diff_rel_step, n, "finite_diff_rel_step")
+        return "value", (FD_REL if jac == "2-point" else FD3_REL), rel
+    raise ValueError(
+        "`jac` must be a callable returning the gradient, True (fun returns (f, g)), None "
+        f"(forward differences), '2-point' or '3-point'; got {jac!r}."
+    )
 
 
 def prepare(fun, x0, args, jac, eps, finite_diff_rel_step, *, check=True):
-    """Resolve the objective into the kernels' form: (obj, args, fd mode, step, dynamic)."""
+    """Resolve the objective into the kernels' form: (obj, args, fd mode, steps, key). ``obj``
+    is a first-class function or a CompiledObjective's address; ``key`` fixes the kernels'
+    argument types (see :func:`._objective.kernel_entry`)."""
     if not isinstance(args, tuple):
         args = (args,)
+    n = x0.size
     if isinstance(fun, CompiledObjective):
-        return fun.address, fun.pointer_args(args), COMBINED, 0.0, False
-    fun = as_dispatcher(fun, "fun")
-    if jac is True:
-        mode = "combined"
-    elif callable(jac):
-        mode = "separate"
-        jac = as_dispatcher(jac, "jac")
-    elif jac is None or jac in ("2-point",):
-        mode = "value"
-        jac = None
-    else:
-        raise ValueError(
-            f"`jac` must be a callable, True (fun returns (f, g)), None or '2-point'; got {jac!r}"
-        )
+        if jac not in (None, True):
+            raise ValueError(
+                "a CompiledObjective computes its own gradient: leave `jac` None (or True)."
+            )
+        args = fun.pointer_args(args)
+        return fun.address, args, COMBINED, np.full(n, math.nan), ("address", typeof(args))
+    fun = dispatcher(fun, "fun")
+    mode, fd, steps = gradient_mode(jac, eps, finite_diff_rel_step, n)
+    jac = dispatcher(jac, "jac") if mode == "separate" else None
     if check:
-        _check_outputs(fun, jac, mode, x0, args)
-    if mode == "value":
-        if eps is not None:
-            fd, step = FD_ABS, float(eps)
-        else:
-            fd = FD_REL
-            step = math.nan if finite_diff_rel_step is None else float(finite_diff_rel_step)
-    else:  # value and gradient in one call when fun returns both
-        fd, step = (COMBINED if mode == "combined" else ANALYTIC), 0.0
-    # Through a C callback the cached kernel runs; a kernel specialised on the user's
-    # dispatchers would be compiled afresh in every process (seconds).
-    wrapped = wrap(fun, jac, mode, args)
-    if wrapped is not None:
-        return wrapped[0], wrapped[1], fd, step, False
-    return objective_adapter(fun, jac, mode), args, fd, step, True
+        check_outputs(fun, jac, mode, x0, args)
+    obj, args_type = first_class(objective_adapter(fun, jac, mode), args)
+    return obj, args, fd, steps, (obj.signature(), args_type)
 
 
-def check_c1_c2(c1, c2):
-    if not 0 < c1 < c2 < 1:
-        raise ValueError("'c1' and 'c2' do not satisfy'0 < c1 < c2 < 1'.")
+def _print_summary(res: OptimizeResult) -> None:
+    """What scipy prints with ``disp=True``; a failure is a warning, as in scipy."""
+    if res.status == 0:
+        print(res.message)
+    else:
+        warnings.warn(res.message, OptimizeWarning, stacklevel=3)
+    print(f"         Current function value: {res.fun:f}")
+    print(f"         Iterations: {res.nit:d}")
+    print(f"         Function evaluations: {res.nfev:d}")
+    print(f"         Gradient evaluations: {res.njev:d}")
 
 
 def minimize_bfgs(
@@ -212,84 +261,94 @@ def minimize_bfgs(
     c2=0.9,
     hess_inv0=None,
     return_all=False,
-    callback=None,
     disp=False,
+    callback=None,
 ):
-    """Minimise a scalar function with BFGS, reproducing ``scipy.optimize.minimize(method=
-    "BFGS")`` iterate for iterate: the same initial step, Wolfe line searches (Moré-Thuente,
-    then the zoom search if it fails), inverse-Hessian update and stopping rules.
+    """Minimise a scalar function with BFGS, reproducing ``scipy.optimize.minimize(fun, x0,
+    method="BFGS")`` iterate for iterate: the same first step, Wolfe line searches
+    (Moré-Thuente, then the zoom search if it fails), inverse-Hessian update, stopping rules,
+    evaluation counts, status codes and messages.
 
-    ``fun(x, *args)`` returns a float; ``jac`` is a function returning the gradient (shape
-    (n,)), ``True`` if ``fun`` returns ``(f, g)``, or None for scipy's forward differences
-    (step ``eps``). Functions may be ``@njit`` or plain Python in Numba's subset. ``fun`` may
-    also be a :class:`CompiledObjective` (then ``args=(p, data)``); its kernels load from cache.
+    Parameters are scipy's. ``fun(x, *args)`` returns a float; ``jac`` is a function returning
+    the gradient (shape (n,)), ``True`` if ``fun`` returns ``(f, g)``, None for forward
+    differences with the absolute step ``eps`` (scipy's default), or ``"2-point"`` /
+    ``"3-point"`` for differences with relative steps (``finite_diff_rel_step``). All run
+    inside the compiled kernel. Functions may be ``@njit`` dispatchers or plain Python in
+    Numba's subset (compiled here, once per function). ``fun`` may also be a
+    :class:`CompiledObjective` (then ``args=(p, data)``, two float64 arrays); its kernel
+    loads from Numba's cache. ``callback`` is not supported (the loop runs compiled): use
+    ``return_all=True`` for the iterates.
 
-    Returns scipy's ``OptimizeResult`` with ``x``, ``fun``, ``jac``, ``hess_inv``, ``nit``,
-    ``nfev``, ``njev``, ``status``, ``success`` and ``message`` (and ``allvecs`` with
-    ``return_all``); the status codes and messages are scipy's.
+    Returns an :class:`OptimizeResult` with ``x``, ``fun``, ``jac``, ``hess_inv``, ``nit``,
+    ``nfev``, ``njev``, ``status``, ``success``, ``message`` (and ``allvecs`` with
+    ``return_all``). Given the same compiled functions, the counts, status and message equal
+    scipy's and x agrees to rounding: scipy's BLAS sums its dot products in another order.
+
+    Raises ValueError before any iteration for a non-1-D, empty or non-finite ``x0``, a
+    ``fun`` that does not return a scalar, a gradient whose shape is not x0's, and options
+    scipy rejects (``c1``/``c2``, a ``hess_inv0`` that is not positive definite).
     """
     if callback is not None:
         raise ValueError(
-            "`callback` is not supported: the whole minimisation runs compiled; use "
+            "`callback` is not supported: the whole minimisation runs compiled; pass "
             "return_all=True to get every iterate."
         )
     x0 = check_x0(x0)
     n = x0.size
     check_c1_c2(c1, c2)
-    H0 = _check_hess_inv0(hess_inv0, n)
+    H0 = check_hess_inv0(hess_inv0, n)
     maxiter = 200 * n if maxiter is None else int(maxiter)
-    obj, args, fd, step, dynamic = prepare(fun, x0, args, jac, eps, finite_diff_rel_step)
-    status, nit, f, x, g, H, nfev, njev, allvecs = _kernel(dynamic)(
-        obj,
-        args,
-        x0,
-        H0,
-        fd,
-        step,
-        float(gtol),
-        float(norm),
-        maxiter,
-        float(xrtol),
-        float(c1),
-        float(c2),
-        bool(return_all),
-    )
-    res = _result(
-        fun=f,
+    if maxiter < 0:
+        raise ValueError(f"`maxiter` must be >= 0, got {maxiter}.")
+    obj, args, fd, steps, key = prepare(fun, x0, args, jac, eps, finite_diff_rel_step)
+    settings = (float(gtol), float(norm), maxiter, float(xrtol), float(c1), float(c2))
+    # iterates are kept in a preallocated block; in the rare run that outgrows it, run again
+    # (deterministic) with room for exactly all of them
+    n_keep = min(maxiter + 1, 1001) if return_all else 0
+    while True:
+        values = (obj, args, x0, H0, fd, steps, *settings, n_keep)
+        kernel = kernel_entry(_bfgs_kernel.bfgs_one, values, key)
+        status, nit, f, x, g, H, nfev, njev, allvecs = kernel(*values)
+        if nit + 1 <= n_keep or not return_all:
+            break
+        n_keep = nit + 1
+    status = int(status)
+    res = OptimizeResult(
+        fun=float(f),
         jac=g,
         hess_inv=H,
-        nfev=nfev,
-        njev=njev,
-        status=int(status),
+        nfev=int(nfev),
+        njev=int(njev),
+        status=status,
         success=status == 0,
-        message=STATUS_MESSAGES[int(status)],
+        message=STATUS_MESSAGES[status],
         x=x,
         nit=int(nit),
     )
     if return_all:
-        res["allvecs"] = list(allvecs)
+        res["allvecs"] = list(allvecs[: nit + 1])
+    if disp:
+        _print_summary(res)
     return res
 
 
-def minimize(fun, x0, args=(), method="BFGS", jac=None, options=None, callback=None):
-    """``scipy.optimize.minimize`` for the methods workbench compiles (BFGS)."""
-    if str(method).lower() != "bfgs":
-        raise ValueError(f"method {method!r} is not available; accepted: 'BFGS'")
+def minimize(fun, x0, args=(), method="BFGS", jac=None, options=None, *, tol=None, callback=None):
+    """``scipy.optimize.minimize`` for the methods workbench compiles (BFGS).
+
+    ``options`` takes scipy's BFGS option names (:data:`BFGS_OPTIONS`: ``gtol``, ``norm``,
+    ``maxiter``, ``eps``, ``finite_diff_rel_step``, ``xrtol``, ``c1``, ``c2``, ``hess_inv0``,
+    ``return_all``, ``disp``); ``tol`` sets ``gtol`` unless ``options`` does. Returns an
+    :class:`OptimizeResult`; see :func:`minimize_bfgs`.
+    """
+    if not isinstance(method, str) or method.lower() != "bfgs":
+        raise ValueError(f"method {method!r} is not available; accepted: 'BFGS'.")
     options = dict(options or {})
-    known = {
-        "gtol",
-        "norm",
-        "maxiter",
-        "eps",
-        "finite_diff_rel_step",
-        "xrtol",
-        "c1",
-        "c2",
-        "hess_inv0",
-        "return_all",
-        "disp",
-    }
-    unknown = sorted(set(options) - known)
+    unknown = sorted(set(options) - set(BFGS_OPTIONS))
     if unknown:
-        raise ValueError(f"unknown options {unknown}; accepted: {sorted(known)}")
+        raise ValueError(
+            f"unknown BFGS options {unknown}; accepted: {', '.join(BFGS_OPTIONS)} "
+            "(workers is not supported: the gradient is computed compiled)."
+        )
+    if tol is not None:
+        options.setdefault("gtol", tol)
     return minimize_bfgs(fun, x0, args=args, jac=jac, callback=callback, **options)

@@ -4,40 +4,81 @@ Kernels evaluate ``f = call_objective(obj, x, g, need, args)``: ``need`` is 1 fo
 2 for the gradient (written into ``g``), 3 for both; the value is returned whenever it was
 computed. ``obj`` is either
 
-* a Numba dispatcher ``obj(x, g, need, *args) -> f`` (the Python API wraps the user's
-  ``fun``/``jac`` into this form; kernels specialise on it, compiled once per process), or
-* a :class:`CompiledObjective`: an in-place ``f(x, g, need, p, data)`` compiled as a C callback
-  with the fixed signature :data:`OBJECTIVE_SIGNATURE`, called through its address, so the
-  kernels load from Numba's on-disk cache (as :mod:`workbench.integrate._rhs` does for
-  right-hand sides). ``args`` is then ``(p, data)``: two float64 arrays, ``p`` per problem (a
-  bootstrap member's sample weights) and ``data`` shared.
+* a first-class function ``obj(x, g, need, *args) -> f`` (a ``numba.types.FunctionType``):
+  the Python API wraps the user's ``fun``/``jac`` into this form (:func:`first_class`) and
+  calls the kernels' specialisation for the function *type*, not for the function. So a new
+  objective costs only its own compilation: the kernels are compiled once per argument types
+  and then load from Numba's on-disk cache (numba 0.68 does not cache a kernel specialised
+  on a dispatcher, and would recompile the whole BFGS chain for every objective); or
+* the address (an integer) of a :class:`CompiledObjective`'s C callback, with the fixed
+  signature :data:`OBJECTIVE_SIGNATURE`. No dispatcher crosses the kernels' boundary, so they
+  load from Numba's on-disk cache in a new process, as :mod:`workbench.integrate._rhs` does for
+  right-hand sides. ``args`` is then ``(p, data)``: two float64 arrays, ``p`` per problem (a
+  bootstrap member's sample weights) and ``data`` shared by all.
 
-A compiled objective is written at module level, e.g.::
+A compiled objective is three module-level definitions (a ``cfunc`` made inside a function is
+not cached). For least squares ``f = |A x - b|^2 / 2`` with ``data = [m, A (row-major), b]``::
+
+    import numpy as np
+    from numba import carray, cfunc, njit
+
+    from workbench.optimize import OBJECTIVE_SIGNATURE, CompiledObjective, minimize_bfgs
 
     @njit(cache=True)
-    def my_fg(x, g, need, p, data):      # p, data: float64 arrays
-        ...
+    def lsq(x, g, need, p, data):           # the in-place form: value returned, g written
+        m, n = int(data[0]), x.shape[0]
+        A = data[1 : 1 + m * n].reshape((m, n))
+        b = data[1 + m * n : 1 + m * n + m]
+        f = 0.0
+        for j in range(n):
+            g[j] = 0.0
+        for i in range(m):
+            r = -b[i]
+            for j in range(n):
+                r += A[i, j] * x[j]
+            f += 0.5 * r * r
+            for j in range(n):                 # need is always 3 from the kernels
+                g[j] += r * A[i, j]
         return f
 
     @cfunc(OBJECTIVE_SIGNATURE, cache=True)
-    def _my_fg_c(x, g, n, need, p, n_p, d, nd):
-        return my_fg(carray(x, (n,)), carray(g, (n,)), need, carray(p, (n_p,)),
-                     carray(d, (nd,)))
+    def _lsq_c(x, g, n, need, p, n_p, d, n_d):  # pointers and lengths -> arrays
+        return lsq(carray(x, (n,)), carray(g, (n,)), need, carray(p, (n_p,)),
+                   carray(d, (n_d,)))
 
-    MY_OBJECTIVE = CompiledObjective(_my_fg_c, my_fg.py_func)
+    LSQ = CompiledObjective(_lsq_c, lsq.py_func)
+
+    res = minimize_bfgs(LSQ, np.zeros(n), args=(np.empty(0), data))
+
+The kernels always ask a compiled objective for value and gradient together (``need == 3``);
+the counts ``nfev``/``njev`` are still scipy's for ``jac=True``. ``py_func`` is compiled as a
+CUDA device function for ``minimize_bfgs_batch(..., target="cuda")``, so it must not allocate
+there. :mod:`workbench.models.logistic` is a full example.
 """
 
 from __future__ import annotations
 
+import functools
+
 from llvmlite import ir
-from numba import types
+from numba import typeof, types
 from numba.core import cgutils
 from numba.core.errors import TypingError
+from numba.core.types.function_type import CompileResultWAP
 from numba.extending import intrinsic, overload
 
 from .._compiled import CompiledCallback
 
+__all__ = [
+    "OBJECTIVE_SIGNATURE",
+    "CompiledObjective",
+    "call_objective",
+    "first_class",
+    "kernel_entry",
+]
+
 _f64p = types.CPointer(types.float64)
+_VECTOR = types.Array(types.float64, 1, "C")
 
 #: ``double f(double *x, double *g, intp n, intp need, double *p, intp np, double *d, intp nd)``
 OBJECTIVE_SIGNATURE = types.float64(
@@ -48,18 +89,20 @@ OBJECTIVE_SIGNATURE = types.float64(
 class CompiledObjective(CompiledCallback):
     """An in-place objective ``f(x, g, need, p, data) -> float`` behind a C callback.
 
-    ``cfunc`` must be a module-level ``numba.cfunc(OBJECTIVE_SIGNATURE, cache=True)``;
-    ``py_func`` is the Python source, compiled as a CUDA device function for the GPU target.
+    ``cfunc`` must be a module-level ``numba.cfunc(OBJECTIVE_SIGNATURE, cache=True)`` (see the
+    module docstring for a complete example); ``py_func`` is the Python source it calls,
+    compiled as a CUDA device function for the GPU target.
     """
 
 
 @intrinsic
 def _call_address(typingctx, addr, x, g, need, p, d):
+    """Call the C callback at ``addr`` with the data pointers and lengths of the arrays."""
     for name, ty in (("x", x), ("g", g), ("p", p), ("data", d)):
         if not (isinstance(ty, types.Array) and ty.dtype == types.float64 and ty.ndim == 1):
             raise TypingError(f"CompiledObjective: {name} must be a 1-D float64 array, got {ty}")
         if ty.layout != "C":
-            raise TypingError(f"CompiledObjective: {name} must be C-contiguous")
+            raise TypingError(f"CompiledObjective: {name} must be C-contiguous, got {ty.layout}")
 
     def codegen(context, builder, signature, args):
         addr_v, x_v, g_v, need_v, p_v, d_v = args
@@ -85,16 +128,24 @@ def _call_address(typingctx, addr, x, g, need, p, d):
 
 
 def call_objective(obj, x, g, need, args):
-    """Evaluate the objective (pure Python, for the CUDA simulator); see the module doc."""
+    """Evaluate the objective (this Python body serves the CUDA simulator; compiled code
+    uses the overload below)."""
     return obj(x, g, need, *args)
 
 
 @overload(call_objective, target="generic")
 def _call_objective_overload(obj, x, g, need, args):
-    if isinstance(obj, types.Integer):
+    if isinstance(obj, types.Integer):  # a CompiledObjective's address: args = (p, data)
 
         def impl(obj, x, g, need, args):
             return _call_address(obj, x, g, need, args[0], args[1])
+
+        return impl
+
+    if isinstance(obj, types.FunctionType):  # adapter(x, g, need, *args), args as one tuple
+
+        def impl(obj, x, g, need, args):
+            return obj(x, g, need, args)
 
         return impl
 
@@ -102,3 +153,38 @@ def _call_objective_overload(obj, x, g, need, args):
         return obj(x, g, need, *args)
 
     return impl
+
+
+@functools.lru_cache(maxsize=512)
+def _first_class(adapter, args_type):
+    # star-args arrive as one tuple argument; call_objective calls such an objective so
+    signature = types.float64(_VECTOR, _VECTOR, types.intp, args_type)
+    adapter.compile(signature)  # a typing error in the user's function shows here, once
+    return CompileResultWAP(adapter.overloads[signature.args])
+
+
+def first_class(adapter, args: tuple):
+    """``adapter(x, g, need, *args) -> float`` compiled for these ``args`` and wrapped as a
+    first-class function (a ``numba.types.FunctionType`` value); returns it and the type of
+    ``args``. Kernels receiving it are specialised on its type, not on the function."""
+    try:
+        args_type = typeof(args)
+    except ValueError as exc:
+        raise ValueError(
+            f"`args` must be values Numba can type (arrays, numbers, tuples of them): {exc}"
+        ) from exc
+    return _first_class(adapter, args_type), args_type
+
+
+_entries: dict = {}
+
+
+def kernel_entry(kernel, values: tuple, key):
+    """The compiled specialisation of the cached ``kernel`` for ``values`` (its arguments),
+    loaded from Numba's cache or compiled once, and remembered under ``key``: a hashable that
+    fixes the argument types (the callers pass every other argument with a fixed type), so
+    later calls skip typing the arguments."""
+    entry = _entries.get((kernel, key))
+    if entry is None:
+        entry = _entries[(kernel, key)] = kernel.compile(tuple(typeof(v) for v in values))
+    return entry

@@ -1,9 +1,9 @@
 """``line_search`` and ``line_search_wolfe1``: scipy's public line searches, compiled.
 
-They run the same jitted searches that BFGS uses, on the user's ``f`` and ``fprime``; the
-returned tuples are scipy's: ``(alpha, fc, gc, new_fval, old_fval, new_gradient)``, with
-``alpha`` None when the search fails (scipy's last entry is the gradient at the new point,
-despite its documented name ``new_slope``).
+They run the compiled searches BFGS uses (:mod:`._linesearch`) on the user's ``f`` and
+``fprime`` and return scipy's tuples, failures included: ``(alpha, fc, gc, new_fval,
+old_fval, new_slope)``, where ``fc``/``gc`` count calls of phi and phi' and the last entry is,
+as in scipy despite its documented name, the gradient at the new point (or None).
 """
 
 from __future__ import annotations
@@ -13,18 +13,24 @@ import math
 import numpy as np
 from numba import njit
 
-from .._compiled import as_dispatcher
-from ._linesearch import LS_SLOTS, phi, wolfe1, wolfe2
-from ._minimize import check_c1_c2, objective_adapter
+from ._linesearch import FOUND, LS_SLOTS, NO_SLOPE, STALLED, phi, wolfe1, wolfe2
+from ._minimize import check_c1_c2, dispatcher, objective_adapter
+from ._objective import first_class, kernel_entry
 from ._scalar import ANALYTIC, DERPHI_CALLS, GNEW, PHI_CALLS, PK, S_SLOTS, W_ROWS, XK
 
+__all__ = ["line_search", "line_search_wolfe1"]
 
-@njit(error_model="numpy")
+MORE_THUENTE, ZOOM = 1, 2
+
+
+@njit(cache=True, error_model="numpy")
 def _run(obj, args, xk, pk, gfk, phi0, old_phi0, c1, c2, amax, amin, xtol, maxiter, which):
+    """One search along ``pk`` from ``xk``; NaN ``phi0``/``old_phi0`` stand for None."""
     n = xk.shape[0]
     W = np.zeros((W_ROWS, n))
     S = np.zeros(S_SLOTS)
     L = np.zeros(LS_SLOTS)
+    steps = np.full(n, np.nan)
     W[XK, :] = xk
     W[PK, :] = pk
     W[GNEW, :] = gfk  # scipy's gval starts as gfk
@@ -32,30 +38,48 @@ def _run(obj, args, xk, pk, gfk, phi0, old_phi0, c1, c2, amax, amin, xtol, maxit
     for i in range(n):
         derphi0 += gfk[i] * pk[i]
     if math.isnan(phi0):
-        phi0 = phi(obj, args, W, S, 0.0, ANALYTIC, 0.0)
-    have_grad = True
-    if which == 1:
+        phi0 = phi(obj, args, W, S, 0.0, ANALYTIC, steps)
+    outcome = FOUND
+    if which == MORE_THUENTE:
         alpha, fval = wolfe1(
-            obj, args, W, S, L, phi0, old_phi0, derphi0, c1, c2, amax, amin, xtol, ANALYTIC, 0.0
+            obj, args, W, S, L, phi0, old_phi0, derphi0, c1, c2, amax, amin, xtol, ANALYTIC, steps
         )
     else:
-        alpha, fval, have_grad = wolfe2(
-            obj, args, W, S, phi0, old_phi0, derphi0, c1, c2, amax, maxiter, ANALYTIC, 0.0
+        alpha, fval, outcome = wolfe2(
+            obj, args, W, S, phi0, old_phi0, derphi0, c1, c2, amax, maxiter, ANALYTIC, steps
         )
-    return alpha, int(S[PHI_CALLS]), int(S[DERPHI_CALLS]), fval, phi0, W[GNEW].copy(), have_grad
+    fc, gc = int(S[PHI_CALLS]), int(S[DERPHI_CALLS])
+    return alpha, fc, gc, fval, phi0, W[GNEW].copy(), outcome
 
 
 def _prepare(f, fprime, xk, pk, gfk, old_fval, old_old_fval, args, c1, c2):
     check_c1_c2(c1, c2)
     if not isinstance(args, tuple):
         args = (args,)
-    f, fprime = as_dispatcher(f, "f"), as_dispatcher(fprime, "myfprime")
+    f, fprime = dispatcher(f, "f"), dispatcher(fprime, "fprime")
     xk = np.ascontiguousarray(xk, dtype=float)
     pk = np.ascontiguousarray(pk, dtype=float)
-    gfk = np.asarray(fprime(xk, *args) if gfk is None else gfk, dtype=float)
+    if xk.ndim != 1 or pk.shape != xk.shape:
+        raise ValueError(
+            f"`xk` and `pk` must be 1-D arrays of the same length, got shapes {xk.shape} "
+            f"and {pk.shape}."
+        )
+    gfk = fprime(xk, *args) if gfk is None else gfk
+    gfk = np.ascontiguousarray(gfk, dtype=float)
+    if gfk.shape != xk.shape:
+        raise ValueError(
+            f"the gradient has shape {gfk.shape}; expected {xk.shape} to match xk: return a "
+            "1-D array (e.g. grad.ravel())"
+        )
     phi0 = math.nan if old_fval is None else float(old_fval)
     old_phi0 = math.nan if old_old_fval is None else float(old_old_fval)
-    return objective_adapter(f, fprime, "separate"), args, xk, pk, gfk, phi0, old_phi0
+    obj, args_type = first_class(objective_adapter(f, fprime, "separate"), args)
+    return obj, (obj.signature(), args_type), args, xk, pk, gfk, phi0, old_phi0
+
+
+def _search(obj, key, *values):
+    values = (obj, *values)
+    return kernel_entry(_run, values, key)(*values)
 
 
 def line_search(
@@ -72,17 +96,30 @@ def line_search(
     amax=None,
     maxiter=10,
 ):
-    """``scipy.optimize.line_search``: the zoom search for the strong Wolfe conditions."""
-    obj, args, xk, pk, gfk, phi0, old_phi0 = _prepare(
+    """``scipy.optimize.line_search`` (``line_search_wolfe2``): a step satisfying the strong
+    Wolfe conditions by bracketing and zoom (Nocedal & Wright, Algorithms 3.5 and 3.6).
+
+    Returns ``(alpha, fc, gc, new_fval, old_fval, new_slope)`` exactly as scipy does: on
+    failure ``alpha`` is None (and so are ``new_fval``/``new_slope`` when the zoom fails; when
+    the step stalls at 0 or passes ``amax``, scipy returns ``old_fval`` as ``new_fval`` and
+    ``old_old_fval`` as ``old_fval``); out of iterations it returns the last step with
+    ``new_slope`` None. scipy's LineSearchWarning is not emitted.
+    """
+    obj, key, args, xk, pk, gfk, phi0, old_phi0 = _prepare(
         f, myfprime, xk, pk, gfk, old_fval, old_old_fval, args, c1, c2
     )
-    amax = math.inf if amax is None else float(amax)
-    alpha, fc, gc, fval, phi0, g, have_grad = _run(
-        obj, args, xk, pk, gfk, phi0, old_phi0, c1, c2, amax, 0.0, 0.0, maxiter, 2
+    amax = math.inf if amax is None else float(amax)  # no limit behaves as an infinite one
+    c1, c2 = float(c1), float(c2)
+    alpha, fc, gc, fval, phi0, g, outcome = _search(
+        obj, key, args, xk, pk, gfk, phi0, old_phi0, c1, c2, amax, 0.0, 0.0, int(maxiter), ZOOM
     )
-    if math.isnan(alpha):
-        return None, fc, gc, None, phi0, None
-    return alpha, fc, gc, fval, phi0, (g if have_grad else None)
+    if outcome == FOUND:
+        return float(alpha), fc, gc, float(fval), float(phi0), g
+    if outcome == NO_SLOPE:
+        return float(alpha), fc, gc, float(fval), float(phi0), None
+    if outcome == STALLED:
+        return None, fc, gc, float(phi0), old_old_fval, None
+    return None, fc, gc, None, float(phi0), None
 
 
 def line_search_wolfe1(
@@ -100,24 +137,29 @@ def line_search_wolfe1(
     amin=1e-8,
     xtol=1e-14,
 ):
-    """``scipy.optimize.line_search_wolfe1``: Moré-Thuente (MINPACK-2 DCSRCH)."""
-    obj, args, xk, pk, gfk, phi0, old_phi0 = _prepare(
+    """``scipy.optimize.line_search_wolfe1``: Moré and Thuente's search (MINPACK-2 DCSRCH).
+
+    Returns ``(alpha, fc, gc, new_fval, old_fval, new_gradient)`` exactly as scipy does:
+    ``alpha`` is None on failure, while the other entries still report the last trial point.
+    """
+    obj, key, args, xk, pk, gfk, phi0, old_phi0 = _prepare(
         f, fprime, xk, pk, gfk, old_fval, old_old_fval, args, c1, c2
     )
-    alpha, fc, gc, fval, phi0, g, _ = _run(
+    alpha, fc, gc, fval, phi0, g, _ = _search(
         obj,
+        key,
         args,
         xk,
         pk,
         gfk,
         phi0,
         old_phi0,
-        c1,
-        c2,
+        float(c1),
+        float(c2),
         float(amax),
         float(amin),
         float(xtol),
         100,
-        1,
+        MORE_THUENTE,
     )
-    return (None if math.isnan(alpha) else alpha), fc, gc, fval, phi0, g
+    return (None if math.isnan(alpha) else float(alpha)), fc, gc, float(fval), float(phi0), g

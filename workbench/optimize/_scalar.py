@@ -1,10 +1,10 @@
 """scipy's ``ScalarFunction``, emulated inside compiled code.
 
-scipy evaluates the objective only at a new x (exact comparison with the last one), counts
+scipy evaluates the objective only at a new x (exact comparison with the last x), counts
 ``nfev`` per value and ``njev`` per gradient, and for finite differences first makes sure the
-value at x is known, then spends one more evaluation per coordinate (2-point, forward). The
-same rules here give the same counts. State lives in ``S`` (floats) and rows of the work
-matrix ``W``; nothing is allocated, so this runs in a GPU thread too.
+value at x is known, then spends one more evaluation per coordinate (``approx_derivative``,
+2-point, forward). The same rules here give the same counts. State lives in ``S`` (floats) and
+rows of the work matrix ``W``; nothing is allocated, so this runs in a GPU thread too.
 """
 
 from __future__ import annotations
@@ -18,24 +18,33 @@ from ._objective import call_objective
 jit = njit(cache=True, error_model="numpy")
 leaf = njit(cache=True, error_model="numpy", _nrt=False)
 
-# rows of the work matrix W (n columns)
-XK, GFK, PK, XC, GC, XT, GS, XS, GNEW, SK, YK = range(11)
-W_ROWS = 11
+# rows of the work matrix W (n columns each)
+XK, GFK, PK, XC, GC, XT, GS, XS, GNEW, SK, YK, NORM = range(12)
+W_ROWS = 12
 # slots of the state vector S
 F, FVALID, GVALID, NFEV, NGEV, PHI_CALLS, DERPHI_CALLS, FREADY, GREADY = range(9)
 S_SLOTS = 9
-# gradient modes: analytic; finite differences with an absolute or a relative step; analytic
-# from an objective that computes value and gradient in one pass (scipy's jac=True, or a
-# compiled objective): the gradient is computed with every value and only *counted* when
-# scipy would ask for it, so counts stay scipy's while the data is read once per point.
-ANALYTIC, FD_ABS, FD_REL, COMBINED = 0, 1, 2, 3
 
-_SQRT_EPS = 1.4901161193847656e-08  # np.finfo(float).eps ** 0.5, scipy's 2-point step
+# How the gradient is obtained:
+# ANALYTIC  separate ``fun`` and ``jac`` (need 1 or 2);
+# FD_ABS    forward differences with absolute steps ``steps`` (BFGS's ``eps``, jac=None);
+# FD_REL    forward differences with relative steps ``steps`` (NaN: scipy's default),
+#           ``jac="2-point"``;
+# FD3_REL   central differences with relative steps, ``jac="3-point"`` (2 evaluations each);
+# COMBINED  one call computes value and gradient (scipy's ``jac=True``, in-place objectives,
+#           compiled objectives): both are computed at every new x and only *counted* when scipy
+#           would ask for them, so the counts stay scipy's while data is read once per point.
+ANALYTIC, FD_ABS, FD_REL, COMBINED, FD3_REL = 0, 1, 2, 3, 4
+
+# scipy's relative steps: EPS ** 0.5 for 2-point (exactly 2**-26), EPS ** (1/3) for 3-point
+_SQRT_EPS = 1.4901161193847656e-08
+_CBRT_EPS = 6.055454452393343e-06
 
 
 @leaf
 def _move(W, S, x):
-    """Make ``x`` the current point; forget the value and gradient if it moved."""
+    """Make ``x`` the current point; forget the value and gradient if it moved. Like scipy's
+    ``np.array_equal`` test, a NaN never equals itself, so such a point is always new."""
     xc = W[XC]
     for i in range(x.shape[0]):
         if xc[i] != x[i]:
@@ -50,7 +59,7 @@ def _move(W, S, x):
 
 @jit
 def _compute(obj, args, W, S, need):
-    """Evaluate at the current point; COMBINED always computes value and gradient together."""
+    """Evaluate at the current point ``W[XC]``; the gradient goes to ``W[GC]``."""
     f = call_objective(obj, W[XC], W[GC] if need & 2 else W[GS], need, args)
     if need & 1:
         S[F] = f
@@ -60,7 +69,7 @@ def _compute(obj, args, W, S, need):
 
 
 @jit
-def sf_value(obj, args, W, S, x, fd, step):
+def sf_value(obj, args, W, S, x, fd, steps):
     """f(x), evaluated only if x is new (and counted as scipy counts it)."""
     _move(W, S, x)
     if S[FVALID] == 0.0:
@@ -72,23 +81,35 @@ def sf_value(obj, args, W, S, x, fd, step):
 
 
 @leaf
-def fd_step(x, fd, step):
-    """scipy's forward-difference step for one coordinate (``approx_derivative``)."""
+def _default_step(x, fd):
+    """scipy's relative step ``EPS**(1/2 or 1/3) * sign(x) * max(1, |x|)``; sign(0) is +1
+    and, as with ``np.maximum``, a NaN coordinate gives a NaN step."""
     sign = 1.0 if x >= 0 else -1.0
-    fallback = _SQRT_EPS * sign * max(1.0, abs(x))
+    ax = abs(x)
+    rstep = _CBRT_EPS if fd == FD3_REL else _SQRT_EPS
+    return rstep * sign * (ax if (ax > 1.0 or ax != ax) else 1.0)
+
+
+@leaf
+def fd_step(x, fd, step):
+    """The difference step for one coordinate at ``x``, as ``approx_derivative`` computes
+    it: an absolute step, or a relative one, replaced by the default relative step where it
+    would vanish next to ``x``. Central differences use its magnitude."""
     if fd == FD_ABS:
-        h = step  # an absolute step (BFGS's ``eps``), unless it vanishes next to x
+        h = step
     elif math.isnan(step):
-        return fallback  # no relative step given
+        h = _default_step(x, fd)
+        return abs(h) if fd == FD3_REL else h
     else:
+        sign = 1.0 if x >= 0 else -1.0
         h = step * sign * abs(x)
     if (x + h) - x == 0.0:
-        return fallback
-    return h
+        h = _default_step(x, fd)
+    return abs(h) if fd == FD3_REL else h
 
 
 @jit
-def sf_grad(obj, args, W, S, x, fd, step):
+def sf_grad(obj, args, W, S, x, fd, steps):
     """Leave the gradient at x in ``W[GC]``, evaluated only if x is new. (Returns nothing: a
     CUDA device function may only return arrays it was given.)"""
     _move(W, S, x)
@@ -98,16 +119,24 @@ def sf_grad(obj, args, W, S, x, fd, step):
             if S[GREADY] == 0.0:
                 _compute(obj, args, W, S, 3 if fd == COMBINED else 2)
         else:
-            f0 = sf_value(obj, args, W, S, W[XC], fd, step)
+            f0 = sf_value(obj, args, W, S, W[XC], fd, steps)
             xc, xt = W[XC], W[XT]
             for i in range(xc.shape[0]):
                 xt[i] = xc[i]
             for i in range(xc.shape[0]):
-                h = fd_step(xc[i], fd, step)
-                xt[i] = xc[i] + h
-                fi = call_objective(obj, xt, W[GS], 1, args)
-                S[NFEV] += 1.0
-                gc[i] = (fi - f0) / ((xc[i] + h) - xc[i])
+                h = fd_step(xc[i], fd, steps[i])
+                if fd == FD3_REL:  # f(x + h) - f(x - h) over the distance between the points
+                    xt[i] = xc[i] - h
+                    f_lo = call_objective(obj, xt, W[GS], 1, args)
+                    xt[i] = xc[i] + h
+                    f_hi = call_objective(obj, xt, W[GS], 1, args)
+                    S[NFEV] += 2.0
+                    gc[i] = (f_hi - f_lo) / ((xc[i] + h) - (xc[i] - h))
+                else:
+                    xt[i] = xc[i] + h
+                    fi = call_objective(obj, xt, W[GS], 1, args)
+                    S[NFEV] += 1.0
+                    gc[i] = (fi - f0) / ((xc[i] + h) - xc[i])
                 xt[i] = xc[i]
         S[NGEV] += 1.0
         S[GVALID] = 1.0
