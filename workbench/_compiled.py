@@ -8,7 +8,7 @@ it through its address, so they load from Numba's cache too) with the Python sou
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, typeof
 from numba.core.registry import CPUDispatcher
 
 
@@ -69,3 +69,17 @@ def as_dispatcher(fun, name: str = "fun"):
 
 
 _COMPILED_ATTR = "__workbench_njit__"
+
+
+_entries: dict = {}
+
+
+def kernel_entry(kernel, values: tuple, key):
+    """The compiled specialisation of the cached ``kernel`` for ``values`` (its arguments),
+    loaded from Numba's cache or compiled once, and remembered under ``key``: a hashable that
+    fixes the argument types (the callers pass every other argument with a fixed type), so
+    later calls skip typing the arguments."""
+    entry = _entries.get((kernel, key))
+    if entry is None:
+        entry = _entries[(kernel, key)] = kernel.compile(tuple(typeof(v) for v in values))
+    return entry

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
-from .._compiled import as_dispatcher
+from .._compiled import as_dispatcher, kernel_entry
 from . import _rk45
 from ._callback import wrap
 from ._rhs import CompiledRHS
@@ -297,9 +297,15 @@ def solve_ivp(
             rhs, p, data, dynamic = _in_place(disp), _EMPTY, args, True
     record = t_eval is None
     grid = _EMPTY if record else t_eval
-    (code, nfev, naccept, nreject, t_end, t_bad, y_grid, filled, steps) = _kernel(
-        "solve_one", dynamic
-    )(rhs, p, data, t0, t1, y0, grid, first, rtol, atol_v, max_step, record, dense_output)
+    values = (rhs, p, data, t0, t1, y0, grid, first, rtol, atol_v, max_step, record, dense_output)
+    if dynamic:
+        kernel = _kernel("solve_one", True)
+    else:
+        # An address and float64 vectors: only writeability changes the argument types, so
+        # the compiled entry point is looked up without typing every argument on each call.
+        key = (p.flags.writeable, data.flags.writeable, y0.flags.writeable, grid.flags.writeable)
+        kernel = kernel_entry(_rk45.solve_one, values, key)
+    (code, nfev, naccept, nreject, t_end, t_bad, y_grid, filled, steps) = kernel(*values)
     status, message = status_message(code, t_bad)
     n = y0.shape[0]
     if record:

@@ -15,7 +15,7 @@ import math
 import warnings
 
 import numpy as np
-from numba import njit, typeof
+from numba import njit
 
 from .._compiled import as_dispatcher
 from . import _bfgs_kernel
@@ -223,7 +223,10 @@ def prepare(fun, x0, args, jac, eps, finite_diff_rel_step, *, check=True):
                 "a CompiledObjective computes its own gradient: leave `jac` None (or True)."
             )
         args = fun.pointer_args(args)
-        return fun.address, args, COMBINED, np.full(n, math.nan), ("address", typeof(args))
+        # Two contiguous float64 vectors: only their writeability changes the argument types
+        # (typeof on every call would cost more than a small fit).
+        key = ("address", args[0].flags.writeable, args[1].flags.writeable)
+        return fun.address, args, COMBINED, np.full(n, math.nan), key
     fun = dispatcher(fun, "fun")
     mode, fd, steps = gradient_mode(jac, eps, finite_diff_rel_step, n)
     jac = dispatcher(jac, "jac") if mode == "separate" else None

@@ -67,7 +67,7 @@ from numba.core.errors import TypingError
 from numba.core.types.function_type import CompileResultWAP
 from numba.extending import intrinsic, overload
 
-from .._compiled import CompiledCallback
+from .._compiled import CompiledCallback, kernel_entry
 
 __all__ = [
     "OBJECTIVE_SIGNATURE",
@@ -174,17 +174,3 @@ def first_class(adapter, args: tuple):
             f"`args` must be values Numba can type (arrays, numbers, tuples of them): {exc}"
         ) from exc
     return _first_class(adapter, args_type), args_type
-
-
-_entries: dict = {}
-
-
-def kernel_entry(kernel, values: tuple, key):
-    """The compiled specialisation of the cached ``kernel`` for ``values`` (its arguments),
-    loaded from Numba's cache or compiled once, and remembered under ``key``: a hashable that
-    fixes the argument types (the callers pass every other argument with a fixed type), so
-    later calls skip typing the arguments."""
-    entry = _entries.get((kernel, key))
-    if entry is None:
-        entry = _entries[(kernel, key)] = kernel.compile(tuple(typeof(v) for v in values))
-    return entry
