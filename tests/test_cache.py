@@ -60,6 +60,20 @@ CASES = [
         ("bootstrap.resamples=16",),
         "workbench.optimize._batch.batch_parallel,workbench.models.logistic.LOGISTIC",
     ),
+    (
+        "configs/train_mlp.yaml",
+        "cpu",
+        ("training.epochs=1",),
+        "workbench.models.nets._forward_backward,workbench.models.nets._logits,"
+        "workbench.optim._kernels.rmsprop_cpu",
+    ),
+    (
+        "configs/optimizers.yaml",
+        "cpu",
+        ("training.epochs=1",),
+        "workbench.optim._kernels.rmsprop_cpu,workbench.optim._kernels.sgd_cpu,"
+        "workbench.optim._kernels.adam_cpu",
+    ),
 ]
 
 

@@ -35,7 +35,7 @@ def test_auto_batched_without_gpu(no_gpu):
 def test_auto_unbatched_is_cpu(request, fixture):
     request.getfixturevalue(fixture)
     assert choose_target("auto", batched=False) == Choice(
-        "cpu", "auto: one trajectory (not batched) -> cpu"
+        "cpu", "auto: one problem (not batched) -> cpu"
     )
 
 

@@ -15,6 +15,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(
@@ -121,10 +122,13 @@ def _progress_callback(enabled: bool):
         console=out,
         transient=True,
     )
-    task = bar.add_task("integrating", total=None)
+    task = bar.add_task("running", total=None)
 
-    def update(done: int, total: int) -> None:
-        bar.update(task, completed=done, total=total)
+    def update(done: int, total: int, note: str | None = None) -> None:
+        if note is None:
+            bar.update(task, completed=done, total=total)
+        else:  # e.g. the running loss of a training run
+            bar.update(task, completed=done, total=total, description=note)
 
     return bar, update
 
@@ -159,7 +163,7 @@ def run(
         started = time.perf_counter()
         cfg, exp = _resolve(config, overrides, target)
         choice = choose_target(cfg.target, batched=exp.is_batched(cfg))
-        show_bar = not quiet and not as_json and out.is_terminal and exp.is_batched(cfg)
+        show_bar = not quiet and not as_json and out.is_terminal and exp.shows_progress(cfg)
         bar, progress = _progress_callback(show_bar)
         with runs.create_run(out_dir or cfg.output, cfg.name) as rd:
             rd.write_config(dump_resolved(cfg))
@@ -205,7 +209,7 @@ def _print_summary(result: dict) -> None:
     table.add_column("value")
     table.add_row("status", ("[green]" if ok else "[red]") + result["message"])
     for key, value in result["figures"].items():
-        table.add_row(key, _format(value))
+        table.add_row(key, escape(_format(value)))
     table.add_row("target", f"{result['target']} ({result['target_reason']})")
     table.add_row("wall time", f"{result['timings']['wall_s']:.3f} s")
     table.add_row("results", result["run_dir"])

@@ -89,7 +89,7 @@ def choose_target(requested: str, *, batched: bool) -> Choice:
         raise TargetError(f"unknown target {requested!r}; accepted: {', '.join(TARGETS)}")
     if name == "auto":
         if not batched:  # one problem gains nothing from threads or a GPU; skip the CUDA probe
-            return Choice("cpu", "auto: one trajectory (not batched) -> cpu")
+            return Choice("cpu", "auto: one problem (not batched) -> cpu")
         if cuda_available():
             return Choice("cuda", "auto: batched run and a CUDA GPU is usable -> cuda")
         return Choice("parallel", f"auto: batched run, no usable CUDA GPU ({_why()}) -> parallel")

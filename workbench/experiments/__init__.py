@@ -12,6 +12,7 @@ from .base import Experiment
 KINDS: dict[str, str] = {
     "arm": "workbench.experiments.arm",
     "logreg": "workbench.experiments.logreg",
+    "train": "workbench.experiments.train",
 }
 
 

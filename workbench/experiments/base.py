@@ -106,8 +106,10 @@ class Experiment:
 
     ``check(config, base_dir)`` raises :class:`ProblemError` for what the schema cannot see
     (files, table ranges) before anything runs. ``run(config, target, progress, base_dir)`` does
-    the work; ``progress`` is a callable ``progress(done, total)`` (or None) that batched kinds
-    call between chunks. ``base_dir`` is the config file's folder, for relative paths.
+    the work; ``progress`` is a callable ``progress(done, total, note=None)`` (or None) that
+    batched kinds call between chunks (``note``, when given, replaces the bar's description:
+    a training run shows its running loss there). ``base_dir`` is the config file's folder,
+    for relative paths.
     """
 
     kind: str
@@ -118,3 +120,8 @@ class Experiment:
     plot: Callable[..., None]
     is_batched: Callable[[ExperimentConfig], bool]
     check: Callable[..., None] = field(default=lambda cfg, base_dir=None: None)
+    #: Whether a run reports progress (a bar in the terminal); batched runs always do.
+    long_running: Callable[[ExperimentConfig], bool] = field(default=lambda cfg: False)
+
+    def shows_progress(self, cfg: ExperimentConfig) -> bool:
+        return self.is_batched(cfg) or self.long_running(cfg)

@@ -257,7 +257,7 @@ def emit_grid(t, t_new, y, K, Q, t_eval, j, y_out, direction):
         # dense_eval's arithmetic, written out: a call per output time (its array arguments
         # reference-counted each time) cost about twice as much here.
         while j < k and direction * (t_eval[j] - t_new) <= 0:
-            x = (t_eval[j] - t) / h
+            x = (t_eval[j] - t) / h  # a division, as scipy: multiplying by 1/h is not exact
             x2 = x * x  # the powers once per time, not per state (Q has 4 columns)
             x3 = x2 * x
             x4 = x3 * x

@@ -1,0 +1,157 @@
+"""Optimizer benchmarks: the fused RMSprop step against numpy, and against memory bandwidth.
+
+One process, after JIT warm-up; medians over repeats:
+
+- the RMSprop step (Theano form) on one float32 block of 1e6 and 1e7 elements, with
+  ``workbench.optim.RMSprop(..., target="parallel")`` (the public ``step`` call, Python
+  overhead included), against the numpy expression
+  ``acc = rho*acc + (1-rho)*g*g; p = p - lr*g/np.sqrt(acc + eps)``;
+- the step as a fraction of this machine's memory bandwidth, measured in the same run on
+  arrays of the same size: the best of a numpy copy ``np.copyto(b, a)`` (2 x nbytes moved)
+  and a Numba ``prange`` ``a += s*b`` on the same threads as the parallel target (3 x
+  nbytes), best of repeats. The step moves 20 bytes per element (reads p, g, acc; writes p,
+  acc). At 1e6 elements the arrays (12 MB) fit in this machine's last-level cache, so
+  "bandwidth" there is the cache's; at 1e7 (120 MB) it is the memory's.
+
+Targets at 1e7 elements: at least 0.7 of the bandwidth and 8x the numpy expression.
+
+- one training epoch of the MLP of ``configs/train_mlp.yaml`` (digits, [64, 64, 10], RMSprop,
+  batch 64) against the same epoch with the numpy model and numpy RMSprop
+  (``workbench compare``'s reference); both share the seeded minibatches.
+
+Run: ``make bench`` or ``python benchmarks/bench_optim.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _timing import median_time, report  # noqa: E402
+
+from workbench.optim import RMSprop  # noqa: E402
+
+QUICK = "--quick" in sys.argv
+BYTES_PER_ELEMENT = 20  # float32 RMSprop: read p, g, acc; write p, acc
+
+
+@njit(parallel=True, cache=False)
+def _axpy(a, s, b):
+    for i in prange(a.shape[0]):
+        a[i] += s * b[i]
+
+
+def best_time(fn, repeats: int) -> float:
+    fn()  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def bandwidth(n: int, repeats: int) -> tuple[float, str]:
+    """Bytes per second on float32 arrays of n elements, and which measurement gave it."""
+    rng = np.random.default_rng(0)
+    a = rng.random(n, dtype=np.float32)
+    b = rng.random(n, dtype=np.float32)
+    nbytes = a.nbytes
+    copy = 2 * nbytes / best_time(lambda: np.copyto(b, a), repeats)
+    s = np.float32(1e-7)
+    axpy = 3 * nbytes / best_time(lambda: _axpy(a, s, b), repeats)
+    threads = numba.get_num_threads()
+    if axpy >= copy:
+        return axpy, f"prange a += s*b on {threads} threads (numpy copy {copy / 1e9:.1f} GB/s)"
+    return copy, f"numpy copy (prange a += s*b on {threads} threads {axpy / 1e9:.1f} GB/s)"
+
+
+LR, RHO, EPS = 1e-3, 0.9, 1e-6
+SIZES = (10**6, 10**7)
+
+
+def rmsprop_step() -> None:
+    repeats = 7 if not QUICK else 3
+    for n in SIZES:
+        rmsprop_at_size(n, repeats, last=n == SIZES[-1])
+
+
+def rmsprop_at_size(n: int, repeats: int, last: bool) -> None:
+    rng = np.random.default_rng(1)
+    p = rng.standard_normal(n, dtype=np.float32)
+    g = {"w": rng.standard_normal(n, dtype=np.float32)}
+    opt = RMSprop({"w": p}, lr=LR, rho=RHO, eps=EPS, target="parallel")
+
+    def ours():
+        opt.step(g)
+
+    state = {"p": p.copy(), "acc": np.zeros(n, dtype=np.float32)}
+    gw = g["w"]
+
+    def numpy_expression():
+        acc = RHO * state["acc"] + (1 - RHO) * gw * gw
+        state["p"] = state["p"] - LR * gw / np.sqrt(acc + EPS)
+        state["acc"] = acc
+
+    t_ours = median_time(ours, repeats=repeats, number=20 if n <= 10**6 else 3)
+    t_best = best_time(ours, repeats)
+    t_numpy = median_time(numpy_expression, repeats=repeats if n <= 10**6 else 3)
+    bw, how = bandwidth(n, repeats=repeats * 2)
+    moved = BYTES_PER_ELEMENT * n
+    frac, frac_best = moved / t_ours / bw, moved / t_best / bw
+    report(f"RMSprop step, {n:.0e} float32, parallel vs numpy expression", t_ours, t_numpy)
+    print(
+        f"    {moved / t_ours / 1e9:6.1f} GB/s (median; best {moved / t_best / 1e9:.1f}) "
+        f"= {frac:.2f} of bandwidth (best {frac_best:.2f}); "
+        f"bandwidth {bw / 1e9:.1f} GB/s: {how}"
+    )
+    if last:
+        speedup = t_numpy / t_ours
+        print(
+            f"    targets at {n:.0e}: >= 0.7 of bandwidth: {frac:.2f} "
+            f"({'met' if frac >= 0.7 else 'NOT met'}); >= 8x numpy: {speedup:.1f}x "
+            f"({'met' if speedup >= 8 else 'NOT met'})"
+        )
+
+
+def mlp_epoch() -> None:
+    from workbench.config import resolve
+    from workbench.experiments import train
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = resolve(root / "configs/train_mlp.yaml", ["training.epochs=1"])
+    problem = train.make_problem(cfg)
+
+    def ours():
+        return problem.train(cfg.optimizer, "cpu")
+
+    def reference():
+        return problem.train(cfg.optimizer, "cpu", numpy=True)
+
+    a, b = ours()[1]["batch_loss"], reference()[1]["batch_loss"]
+    rel = float(np.max(np.abs(a - b) / np.abs(b)))
+    print(f"MLP epoch ({problem.steps_per_epoch} minibatches): max rel diff of losses {rel:.1e}")
+    repeats = 3 if QUICK else 9
+    report(
+        "  one MLP epoch (digits, RMSprop) vs numpy model + update",
+        median_time(ours, repeats=repeats),
+        median_time(reference, repeats=repeats),
+    )
+
+
+def main() -> None:
+    t = time.perf_counter()
+    print(f"threads: {numba.get_num_threads()} (numba {numba.__version__}, numpy {np.__version__})")
+    rmsprop_step()
+    mlp_epoch()
+    print(f"(benchmark took {time.perf_counter() - t:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,172 @@
+"""The training experiment: runs, its numpy reference, the bundled configs and the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from workbench import runs
+from workbench.cli import app
+from workbench.config import resolve
+from workbench.experiments import train
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+
+def config(name: str, *overrides: str):
+    return resolve(ROOT / "configs" / name, list(overrides))
+
+
+def test_saddle_descent_ascent_reaches_the_saddle_and_plain_descent_does_not():
+    cfg = config("train_saddle.yaml")
+    out = train.run(cfg, "cpu")
+    assert out.status == 0
+    assert out.figures["distance_to_solution"] < 1e-8
+    # the same steps without the scale(-1) on y: descent on -y^T D y / 2 pushes y away
+    plain = train.run(config("train_saddle.yaml", "transforms=[]"), "cpu")
+    assert plain.figures["distance_to_solution"] > 1e3 * np.linalg.norm(plain.arrays["path"][0])
+
+
+def test_saddle_gradient_descent_ascent_against_the_update_written_out():
+    cfg = config("train_saddle.yaml", "training.steps=50")
+    problem = train.FunctionProblem(cfg)
+    A, C, D = problem.A, problem.C, problem.D
+    x, y = problem.start["x"].copy(), problem.start["y"].copy()
+    lr = cfg.optimizer.lr
+    for _ in range(50):
+        gx, gy = A @ x + C @ y, C.T @ x - D @ y
+        x, y = x - lr * gx, y + lr * gy
+    out = train.run(cfg, "cpu")
+    np.testing.assert_allclose(out.arrays["param_x"], x, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(out.arrays["param_y"], y, rtol=1e-12, atol=1e-15)
+
+
+def test_rosenbrock_with_adam_against_numpy_reference():
+    cfg = config(
+        "train_saddle.yaml",
+        "model.kind=rosenbrock",
+        "optimizer.kind=adam",
+        "optimizer.lr=0.02",
+        "transforms=[]",
+        "training.steps=300",
+    )
+    comparison = train.compare(cfg, repeats=1)
+    assert comparison.max_rel_diff <= 1e-12
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "extra"),
+    [
+        ("rmsprop", ()),
+        ("rmsprop", ("optimizer.centered=true", "optimizer.momentum=0.5")),
+        ("sgd", ("optimizer.momentum=0.9", "optimizer.nesterov=true")),
+        ("adam", ("optimizer.weight_decay=1e-3",)),
+    ],
+)
+def test_mlp_training_matches_the_numpy_model_and_update(optimizer, extra):
+    cfg = config(
+        "train_mlp.yaml",
+        "data={kind: blobs, samples: 120, classes: 3, features: 4}",
+        "model.hidden=[8]",
+        "model.activation=tanh",
+        f"optimizer.kind={optimizer}",
+        *extra,
+        "training.epochs=3",
+        "training.batch_size=16",
+    )
+    comparison = train.compare(cfg, repeats=1)
+    # float64: the loss of every minibatch agrees to 1e-10 relative
+    assert comparison.max_rel_diff <= 1e-10
+    rows = {r.quantity: r for r in comparison.rows}
+    assert rows["steps"].ours == rows["steps"].reference == 3 * 6
+
+
+def test_dropout_and_gradient_reversal_runs_match_the_numpy_reference():
+    cfg = config(
+        "train_mlp.yaml",
+        "data={kind: moons, samples: 100}",
+        "model.hidden=[6, 5]",
+        "model.dropout_input=0.1",
+        "model.dropout_hidden=0.3",
+        "model.grl_lambda=0.5",
+        "model.grl_layer=1",
+        "training.epochs=2",
+        "training.batch_size=20",
+    )
+    assert train.compare(cfg, repeats=1).max_rel_diff <= 1e-10
+
+
+def test_mlp_learns_the_digits():
+    cfg = config("train_mlp.yaml", "training.epochs=5")
+    out = train.run(cfg, "cpu")
+    assert out.status == 0
+    assert out.figures["train_samples"] + out.figures["test_samples"] == 1797
+    loss = out.arrays["train_loss"]
+    assert loss[-1] < 0.5 * loss[0]
+    assert out.figures["final_test_accuracy"] > 0.9
+
+
+def test_optimizers_config_trains_each_from_the_same_start():
+    cfg = config("optimizers.yaml", "training.epochs=2")
+    out = train.run(cfg, "cpu")
+    assert out.figures["optimizers"] == ["rmsprop", "sgd", "adam"]
+    first = [out.arrays[f"{i}_{k}.batch_loss"][0] for i, k in enumerate(["rmsprop", "sgd", "adam"])]
+    assert first[0] == first[1] == first[2]  # same start, same first minibatch
+    assert (
+        len(
+            {
+                round(out.figures[f"{i}_{k}.final_train_loss"], 12)
+                for i, k in enumerate(["rmsprop", "sgd", "adam"])
+            }
+        )
+        == 3
+    )
+
+
+def test_float32_training_stays_close_to_float64():
+    base = ("data={kind: blobs, samples: 200}", "model.hidden=[16]", "training.epochs=3")
+    f64 = train.run(config("train_mlp.yaml", *base), "cpu")
+    f32 = train.run(config("train_mlp.yaml", *base, "training.dtype=float32"), "cpu")
+    assert f32.arrays["param_W0"].dtype == np.float32
+    np.testing.assert_allclose(f32.arrays["train_loss"], f64.arrays["train_loss"], rtol=1e-4)
+
+
+def test_cli_runs_the_saddle_and_plots_it(tmp_path):
+    result = runner.invoke(
+        app, ["run", str(ROOT / "configs/train_saddle.yaml"), "--out", str(tmp_path), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    run = runs.load(summary["run_dir"])
+    assert run.result["figures"]["distance_to_solution"] < 1e-8
+    assert run.arrays["value"].shape == (2001,)
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "saddle.png"
+    plotted = runner.invoke(app, ["plot", summary["run_dir"], "-o", str(png)])
+    assert plotted.exit_code == 0, plotted.output
+    assert png.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    ("overrides", "needle"),
+    [
+        (["optimizer.rho=1.5"], "optimizer.rho"),
+        (["optimizer.kind=lbfgs"], "optimizer"),
+        (["model.hidden=[0]"], "model.hidden"),
+        (["transforms=[{kind: scale, factor: -1, params: [z]}]"], "transforms.0.params"),
+        (["model.grl_lambda=1.0", "model.grl_layer=3"], "grl_layer"),
+        (["data={kind: csv, path: missing.csv}"], "data.path"),
+    ],
+)
+def test_bad_training_configs_exit_2_naming_the_key(tmp_path, overrides, needle):
+    result = runner.invoke(
+        app, ["run", str(ROOT / "configs/train_mlp.yaml"), *overrides, "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 2, result.output
+    assert needle in result.output
+    assert not list(tmp_path.iterdir())  # nothing ran, no run folder

@@ -1,0 +1,646 @@
+"""Training with the fused optimizers of :mod:`workbench.optim`.
+
+Two families of problems share one config kind (``experiment: train``):
+
+* models fitted to data by minibatches: softmax regression and a multilayer perceptron
+  (``model.kind: softmax | mlp``) on the 8x8 digits, seeded synthetic sets or the user's
+  CSV/``.npz``, with a held-out split, loss and accuracy per epoch;
+* test functions for optimizer studies (``model.kind: rosenbrock | saddle``), stepped with
+  exact gradients; the saddle is solved by descent in ``x`` and ascent in ``y`` through a
+  ``scale`` transform of -1 on ``y``.
+
+``optimizers:`` (a list) trains the same problem from the same start with several optimizers
+(RMSprop vs SGD vs Adam). The reference for ``compare`` is the same model and update written
+out in plain numpy (:func:`workbench.models.nets.numpy_loss_and_grad`,
+:mod:`workbench.optim.reference`).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from .base import (
+    Comparison,
+    ComparisonRow,
+    Experiment,
+    ExperimentConfig,
+    Outcome,
+    ProblemError,
+    Section,
+)
+
+# ---------------------------------------------------------------------------------- schema
+
+
+class _Data(Section):
+    holdout: float = Field(0.2, ge=0, lt=1, description="fraction held out for evaluation")
+    standardize: bool = Field(True, description="scale features by training-set statistics")
+
+
+class DigitsData(_Data):
+    """The 8x8 handwritten digits (1797 images, 10 classes; UCI, CC BY 4.0)."""
+
+    kind: Literal["digits"]
+
+
+class BlobsData(_Data):
+    kind: Literal["blobs"]
+    samples: int = Field(600, ge=4)
+    classes: int = Field(3, ge=2)
+    features: int = Field(2, ge=1)
+    spread: float = Field(1.0, gt=0)
+
+
+class MoonsData(_Data):
+    kind: Literal["moons"]
+    samples: int = Field(600, ge=4)
+    noise: float = Field(0.1, ge=0)
+
+
+class SpiralsData(_Data):
+    kind: Literal["spirals"]
+    samples: int = Field(600, ge=4)
+    classes: int = Field(3, ge=2)
+    noise: float = Field(0.2, ge=0)
+
+
+class FileData(_Data):
+    kind: Literal["csv", "npz"]
+    path: str
+    label: str = Field("label", description="label column (csv)")
+
+
+Data = Annotated[
+    DigitsData | BlobsData | MoonsData | SpiralsData | FileData, Field(discriminator="kind")
+]
+
+
+class MLPModel(Section):
+    kind: Literal["mlp"]
+    hidden: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [64])
+    activation: Literal["relu", "tanh"] = "relu"
+    dropout_input: float = Field(0.0, ge=0, lt=1)
+    dropout_hidden: float = Field(0.0, ge=0, lt=1)
+    grl_lambda: float | None = Field(
+        None, description="gradient-reversal layer after hidden layer `grl_layer` (None: off)"
+    )
+    grl_layer: int = Field(0, ge=0)
+    l2: float = Field(0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _grl_inside(self):
+        if self.grl_lambda is not None and self.grl_layer >= len(self.hidden):
+            raise ValueError(
+                f"grl_layer must index a hidden layer (0..{len(self.hidden) - 1}), "
+                f"got {self.grl_layer}"
+            )
+        return self
+
+
+class SoftmaxModel(Section):
+    kind: Literal["softmax"]
+    l2: float = Field(0.0, ge=0)
+
+
+class RosenbrockModel(Section):
+    kind: Literal["rosenbrock"]
+    start: list[float] = Field(default_factory=lambda: [-1.2, 1.0], min_length=2)
+
+
+class SaddleModel(Section):
+    """``f(x, y) = x^T A x / 2 + x^T C y - y^T D y / 2`` (A, D positive definite, seeded)."""
+
+    kind: Literal["saddle"]
+    nx: int = Field(2, ge=1)
+    ny: int = Field(2, ge=1)
+
+
+Model = Annotated[
+    MLPModel | SoftmaxModel | RosenbrockModel | SaddleModel, Field(discriminator="kind")
+]
+DATA_MODELS = ("mlp", "softmax")
+
+
+class RMSpropOptimizer(Section):
+    kind: Literal["rmsprop"]
+    lr: float = Field(1e-3, gt=0)
+    rho: float = Field(0.9, ge=0, lt=1)
+    eps: float = Field(1e-6, gt=0)
+    eps_in_sqrt: bool = Field(True, description="Theano's sqrt(acc + eps); false: PyTorch's")
+    centered: bool = False
+    momentum: float = Field(0.0, ge=0)
+    weight_decay: float = Field(0.0, ge=0)
+
+
+class SGDOptimizer(Section):
+    kind: Literal["sgd"]
+    lr: float = Field(0.01, gt=0)
+    momentum: float = Field(0.0, ge=0)
+    dampening: float = Field(0.0, ge=0, le=1)
+    nesterov: bool = False
+    weight_decay: float = Field(0.0, ge=0)
+
+
+class AdamOptimizer(Section):
+    kind: Literal["adam"]
+    lr: float = Field(1e-3, gt=0)
+    betas: tuple[Annotated[float, Field(ge=0, lt=1)], Annotated[float, Field(ge=0, lt=1)]] = (
+        0.9,
+        0.999,
+    )
+    eps: float = Field(1e-8, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+
+
+Optimizer = Annotated[RMSpropOptimizer | SGDOptimizer | AdamOptimizer, Field(discriminator="kind")]
+
+
+class ScaleTransform(Section):
+    kind: Literal["scale"]
+    factor: float
+    params: list[str] | None = Field(None, description="parameter blocks (None: all)")
+
+
+class ClipValueTransform(Section):
+    kind: Literal["clip_value"]
+    limit: float = Field(gt=0)
+    params: list[str] | None = None
+
+
+class ClipNormTransform(Section):
+    kind: Literal["clip_norm"]
+    max_norm: float = Field(gt=0)
+    per_block: bool = True
+    params: list[str] | None = None
+
+
+Transform = Annotated[
+    ScaleTransform | ClipValueTransform | ClipNormTransform, Field(discriminator="kind")
+]
+
+
+class Training(Section):
+    epochs: int = Field(20, ge=1, description="passes over the training set (data models)")
+    batch_size: int = Field(64, ge=1)
+    steps: int = Field(2000, ge=1, description="optimizer steps (test-function models)")
+    dtype: Literal["float64", "float32"] = "float64"
+
+
+class TrainConfig(ExperimentConfig):
+    experiment: Literal["train"] = "train"
+    data: Data = Field(default_factory=lambda: DigitsData(kind="digits"))
+    model: Model = Field(default_factory=lambda: MLPModel(kind="mlp"))
+    optimizer: Optimizer = Field(default_factory=lambda: RMSpropOptimizer(kind="rmsprop"))
+    optimizers: list[Optimizer] | None = Field(
+        None, description="train once per optimizer (same start) instead of `optimizer`"
+    )
+    transforms: list[Transform] = Field(default_factory=list)
+    training: Training = Field(default_factory=Training)
+
+    def optimizer_list(self) -> list:
+        return list(self.optimizers) if self.optimizers else [self.optimizer]
+
+
+# -------------------------------------------------------------------------------- problems
+
+
+def load_data(cfg: TrainConfig, base_dir: Path | None = None):
+    """(X_train, y_train, X_test, y_test, class names)."""
+    from ..data import datasets
+    from ..data.labeled import DataError
+
+    d = cfg.data
+    try:
+        if isinstance(d, DigitsData):
+            X, y, names = datasets.digits()
+        elif isinstance(d, BlobsData):
+            X, y, names = datasets.blobs(d.samples, d.classes, d.features, d.spread, cfg.seed)
+        elif isinstance(d, MoonsData):
+            X, y, names = datasets.moons(d.samples, d.noise, cfg.seed)
+        elif isinstance(d, SpiralsData):
+            X, y, names = datasets.spirals(d.samples, d.classes, d.noise, cfg.seed)
+        else:
+            path = Path(d.path)
+            if not path.is_absolute() and base_dir is not None and not path.exists():
+                path = base_dir / path
+            X, y, names = datasets.from_file(path, label=d.label)
+    except DataError as exc:
+        raise ProblemError("data.path" if isinstance(d, FileData) else "data", str(exc)) from None
+    Xtr, ytr, Xte, yte = datasets.split(X, y, d.holdout, cfg.seed)
+    if len(ytr) == 0:
+        raise ProblemError("data.holdout", "leaves no training samples")
+    if d.standardize:
+        Xtr, Xte = datasets.standardize(Xtr, Xte)
+    return Xtr, ytr, Xte, yte, names
+
+
+def build_optimizer(spec, params: dict, target: str, transforms=(), *, numpy: bool = False):
+    """The optimizer of a config section over ``params``, chained with the transforms.
+
+    ``numpy=True`` gives the plain-numpy reference (same formulas, with temporaries)."""
+    from .. import optim
+    from ..optim import reference
+
+    kw = spec.model_dump(exclude={"kind"})
+    if numpy:
+        cls = {"rmsprop": reference.NumpyRMSprop, "sgd": reference.NumpySGD}.get(
+            spec.kind, reference.NumpyAdam
+        )
+        opt = cls(params, **kw)
+        return NumpyChain(list(transforms), opt) if transforms else opt
+    cls = {"rmsprop": optim.RMSprop, "sgd": optim.SGD, "adam": optim.Adam}[spec.kind]
+    opt = cls(params, target=target, **kw)
+    if not transforms:
+        return opt
+    made = []
+    for t in transforms:
+        if t.kind == "scale":
+            made.append(optim.scale(t.factor, params=t.params))
+        elif t.kind == "clip_value":
+            made.append(optim.clip_value(t.limit, params=t.params))
+        else:
+            made.append(optim.clip_norm(t.max_norm, params=t.params, per_block=t.per_block))
+    return optim.chain(made, opt)
+
+
+class NumpyChain:
+    """The transforms of a config applied in numpy, in order, before a reference optimizer."""
+
+    def __init__(self, transforms, optimizer):
+        self.transforms, self.optimizer = transforms, optimizer
+
+    def step(self, grads: dict) -> None:
+        grads = {k: np.array(v) for k, v in grads.items()}
+        for t in self.transforms:
+            names = t.params if t.params is not None else list(grads)
+            if t.kind == "scale":
+                for k in names:
+                    grads[k] = grads[k] * t.factor
+            elif t.kind == "clip_value":
+                for k in names:
+                    grads[k] = np.clip(grads[k], -t.limit, t.limit)
+            else:
+                groups = [[k] for k in names] if t.per_block else [names]
+                for group in groups:
+                    norm = np.sqrt(sum(float(np.sum(grads[k] ** 2)) for k in group))
+                    if norm > t.max_norm:
+                        for k in group:
+                            grads[k] = grads[k] * (t.max_norm / (norm + 1e-6))
+        self.optimizer.step(grads)
+
+
+def check(cfg: TrainConfig, base_dir: Path | None = None) -> None:
+    names = _param_names(cfg)
+    for i, t in enumerate(cfg.transforms):
+        unknown = sorted(set(t.params or ()) - set(names))
+        if unknown:
+            raise ProblemError(
+                f"transforms.{i}.params",
+                f"unknown parameter block(s) {unknown}; this model has {names}",
+            )
+    if cfg.model.kind in DATA_MODELS:
+        load_data(cfg, base_dir)
+
+
+def _param_names(cfg: TrainConfig) -> list[str]:
+    m = cfg.model
+    if m.kind == "rosenbrock":
+        return ["x"]
+    if m.kind == "saddle":
+        return ["x", "y"]
+    layers = len(m.hidden) + 1 if m.kind == "mlp" else 1
+    return [f"{w}{i}" for i in range(layers) for w in ("W", "b")]
+
+
+def is_batched(cfg: TrainConfig) -> bool:
+    return False
+
+
+def long_running(cfg: TrainConfig) -> bool:
+    return True
+
+
+# ----------------------------------------------------------------------------------- running
+
+
+class DataProblem:
+    """A softmax regression or MLP on a data set: one training run per call of :meth:`train`."""
+
+    def __init__(self, cfg: TrainConfig, base_dir: Path | None = None):
+        from ..data.datasets import Minibatches
+        from ..models import nets
+
+        self.cfg, self.nets = cfg, nets
+        dtype = np.dtype(cfg.training.dtype)
+        Xtr, ytr, Xte, yte, self.class_names = load_data(cfg, base_dir)
+        self.Xtr, self.Xte = Xtr.astype(dtype), Xte.astype(dtype)
+        self.ytr, self.yte = ytr, yte
+        k = int(max(ytr.max(), yte.max() if len(yte) else 0)) + 1
+        m = cfg.model
+        hidden = list(m.hidden) if m.kind == "mlp" else []
+        self.sizes = [Xtr.shape[1], *hidden, k]
+        self.model_kw = dict(
+            activation=m.activation if m.kind == "mlp" else "relu",
+            dropout_input=m.dropout_input if m.kind == "mlp" else 0.0,
+            dropout_hidden=m.dropout_hidden if m.kind == "mlp" else 0.0,
+            grl_lambda=m.grl_lambda if m.kind == "mlp" else None,
+            grl_layer=m.grl_layer if m.kind == "mlp" else 0,
+            l2=m.l2,
+        )
+        self.uses_dropout = (
+            self.model_kw["dropout_input"] > 0 or self.model_kw["dropout_hidden"] > 0
+        )
+        self.batches = Minibatches(len(ytr), cfg.training.batch_size, cfg.seed)
+        self.steps_per_epoch = self.batches.batches_per_epoch
+        self.total_steps = self.steps_per_epoch * cfg.training.epochs
+
+    def initial_params(self) -> dict:
+        return self.nets.init_params(self.sizes, seed=self.cfg.seed, dtype=self.cfg.training.dtype)
+
+    def evaluate(self, params, X, y) -> tuple[float, float]:
+        if len(y) == 0:
+            return float("nan"), float("nan")
+        activation = self.model_kw["activation"]
+        loss = self.nets.loss(params, X, y, activation=activation, l2=self.model_kw["l2"])
+        acc = float(np.mean(self.nets.predict(params, X, activation) == y))
+        return float(loss), acc
+
+    def train(self, spec, target: str, progress=None, numpy: bool = False, label: str = ""):
+        """Train from the seeded start; returns (params, history dict of per-epoch arrays)."""
+        cfg = self.cfg
+        params = self.initial_params()
+        opt = build_optimizer(spec, params, target, cfg.transforms, numpy=numpy)
+        loss_and_grad = self.nets.numpy_loss_and_grad if numpy else self.nets.loss_and_grad
+        grads = None if numpy else {k: np.empty_like(v) for k, v in params.items()}
+        history = {k: [] for k in ("train_loss", "test_loss", "test_accuracy", "train_accuracy")}
+        batch_losses = np.empty(self.total_steps)
+        step = 0
+        for epoch in range(cfg.training.epochs):
+            running = 0.0
+            for b, idx in enumerate(self.batches.epoch(epoch)):
+                kw = dict(self.model_kw)
+                if self.uses_dropout:
+                    kw["rng_seed"] = _mix(cfg.seed, step)
+                if numpy:
+                    loss, g = loss_and_grad(params, self.Xtr[idx], self.ytr[idx], **kw)
+                else:
+                    loss, g = loss_and_grad(params, self.Xtr[idx], self.ytr[idx], out=grads, **kw)
+                opt.step(g)
+                if hasattr(opt, "params_to_host") and target == "cuda":
+                    opt.params_to_host()
+                batch_losses[step] = loss
+                running += (float(loss) - running) / (b + 1)
+                step += 1
+                if progress is not None and (step % 10 == 0 or step == self.total_steps):
+                    progress(step, self.total_steps, f"{label}epoch {epoch + 1} loss {running:.4g}")
+            history["train_loss"].append(running)
+            test_loss, test_acc = self.evaluate(params, self.Xte, self.yte)
+            history["test_loss"].append(test_loss)
+            history["test_accuracy"].append(test_acc)
+            history["train_accuracy"].append(self.evaluate(params, self.Xtr, self.ytr)[1])
+        out = {k: np.array(v) for k, v in history.items()}
+        out["batch_loss"] = batch_losses
+        return params, out
+
+
+def _mix(seed: int, step: int) -> int:
+    """A per-step dropout seed: distinct per step, reproducible from the run's seed."""
+    return int(np.random.SeedSequence([seed, step]).generate_state(1)[0])
+
+
+class FunctionProblem:
+    """Rosenbrock or the saddle, stepped with exact gradients."""
+
+    def __init__(self, cfg: TrainConfig):
+        from ..models import testfuncs
+
+        self.cfg, self.tf = cfg, testfuncs
+        m = cfg.model
+        self.dtype = np.dtype(cfg.training.dtype)
+        if m.kind == "saddle":
+            self.A, self.C, self.D = testfuncs.make_saddle(m.nx, m.ny, cfg.seed)
+            rng = np.random.default_rng(cfg.seed)
+            self.start = {"x": rng.standard_normal(m.nx), "y": rng.standard_normal(m.ny)}
+        else:
+            self.start = {"x": np.array(m.start, dtype=float)}
+        self.total_steps = cfg.training.steps
+
+    def value_grad(self, params) -> tuple[float, dict]:
+        if self.cfg.model.kind == "saddle":
+            x = params["x"].astype(float)
+            y = params["y"].astype(float)
+            f, gx, gy = self.tf.saddle_value_grad(x, y, self.A, self.C, self.D)
+            return float(f), {"x": gx.astype(self.dtype), "y": gy.astype(self.dtype)}
+        f, g = self.tf.rosenbrock(params["x"].astype(float))
+        return float(f), {"x": g.astype(self.dtype)}
+
+    def solution(self) -> dict:
+        m = self.cfg.model
+        if m.kind == "saddle":
+            return {"x": np.zeros(m.nx), "y": np.zeros(m.ny)}
+        return {"x": np.ones(len(m.start))}
+
+    def train(self, spec, target: str, progress=None, numpy: bool = False, label: str = ""):
+        params = {k: v.astype(self.dtype) for k, v in self.start.items()}
+        opt = build_optimizer(spec, params, target, self.cfg.transforms, numpy=numpy)
+        sol = self.solution()
+        n = self.total_steps
+        values, distance = np.empty(n + 1), np.empty(n + 1)
+        path = np.empty((n + 1, sum(v.size for v in params.values())))
+
+        def record(i):
+            values[i] = self.value_grad(params)[0]
+            flat = np.concatenate([params[k].ravel() for k in params]).astype(float)
+            path[i] = flat
+            distance[i] = np.linalg.norm(flat - np.concatenate([sol[k] for k in params]))
+
+        record(0)
+        for i in range(n):
+            _, g = self.value_grad(params)
+            opt.step(g)
+            if target == "cuda" and hasattr(opt, "params_to_host"):
+                opt.params_to_host()
+            record(i + 1)
+            if progress is not None and ((i + 1) % 100 == 0 or i + 1 == n):
+                progress(i + 1, n, f"{label}f {values[i + 1]:.4g}")
+        return params, {"value": values, "distance": distance, "path": path}
+
+
+def make_problem(cfg: TrainConfig, base_dir: Path | None = None):
+    if cfg.model.kind in DATA_MODELS:
+        return DataProblem(cfg, base_dir)
+    return FunctionProblem(cfg)
+
+
+def run(cfg: TrainConfig, target: str, progress=None, base_dir: Path | None = None) -> Outcome:
+    problem = make_problem(cfg, base_dir)
+    specs = cfg.optimizer_list()
+    figures: dict = {}
+    arrays: dict = {}
+    timings: dict = {}
+    status, messages, warnings = 0, [], []
+    several = len(specs) > 1
+    for i, spec in enumerate(specs):
+        label = f"{spec.kind}" if not several else f"{i}_{spec.kind}"
+        prefix = f"{label}." if several else ""
+        t0 = time.perf_counter()
+        params, history = problem.train(
+            spec, target, progress, label=f"{label}: " if several else ""
+        )
+        timings[f"{prefix}train_s"] = time.perf_counter() - t0
+        for k, v in history.items():
+            arrays[f"{prefix}{k}"] = v
+        for k, v in params.items():
+            arrays[f"{prefix}param_{k}"] = np.asarray(v)
+        figs, ok, msg = _figures(problem, history)
+        for k, v in figs.items():
+            figures[f"{prefix}{k}"] = v
+        if not ok:
+            status = 1
+            messages.append(f"{label}: {msg}")
+    figures["optimizers"] = [s.kind for s in specs]
+    if isinstance(problem, DataProblem):
+        figures["train_samples"] = len(problem.ytr)
+        figures["test_samples"] = len(problem.yte)
+        figures["layer_sizes"] = problem.sizes
+    message = "; ".join(messages) if messages else "training finished"
+    return Outcome(
+        status=status,
+        message=message,
+        figures=figures,
+        arrays=arrays,
+        target=target,
+        timings=timings,
+        warnings=warnings,
+    )
+
+
+def _figures(problem, history) -> tuple[dict, bool, str]:
+    """Key numbers of one training run, and whether it ended with finite numbers."""
+    if isinstance(problem, DataProblem):
+        figs = {
+            "final_train_loss": float(history["train_loss"][-1]),
+            "final_test_loss": float(history["test_loss"][-1]),
+            "final_test_accuracy": float(history["test_accuracy"][-1]),
+            "final_train_accuracy": float(history["train_accuracy"][-1]),
+            "epochs": int(len(history["train_loss"])),
+        }
+        last = history["batch_loss"][-1]
+    else:
+        figs = {
+            "final_value": float(history["value"][-1]),
+            "distance_to_solution": float(history["distance"][-1]),
+            "steps": int(len(history["value"]) - 1),
+        }
+        last = history["value"][-1]
+    if not np.isfinite(last):
+        return figs, False, "the loss became NaN or infinite (lower the learning rate)"
+    return figs, True, ""
+
+
+# ---------------------------------------------------------------------------------- compare
+
+
+def compare(cfg: TrainConfig, base_dir: Path | None = None, repeats: int = 3) -> Comparison:
+    """The same training with the numpy model and numpy optimizer: loss curves and speed."""
+    problem = make_problem(cfg, base_dir)
+    spec = cfg.optimizer_list()[0]
+    target = "cpu"
+    key = "batch_loss" if isinstance(problem, DataProblem) else "value"
+    problem.train(spec, target)  # warm-up: compile
+    times_ours, times_ref = [], []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        p_ours, h_ours = problem.train(spec, target)
+        times_ours.append(time.perf_counter() - t)
+    for _ in range(max(1, repeats // 2)):
+        t = time.perf_counter()
+        p_ref, h_ref = problem.train(spec, target, numpy=True)
+        times_ref.append(time.perf_counter() - t)
+    a, b = h_ours[key], h_ref[key]
+    diff = np.abs(a - b)
+    rel = diff / np.maximum(np.abs(b), np.finfo(float).tiny)
+    rows = [
+        ComparisonRow("optimizer", spec.kind, spec.kind),
+        ComparisonRow("steps", len(a), len(b)),
+        ComparisonRow(f"first {key}", float(a[0]), float(b[0])),
+        ComparisonRow(f"final {key}", float(a[-1]), float(b[-1])),
+        ComparisonRow(f"max rel diff of {key} curve", float(rel.max()), 0.0),
+    ]
+    if isinstance(problem, DataProblem):
+        rows.append(
+            ComparisonRow(
+                "final test accuracy",
+                float(h_ours["test_accuracy"][-1]),
+                float(h_ref["test_accuracy"][-1]),
+            )
+        )
+    pdiff = max(float(np.max(np.abs(p_ours[k] - p_ref[k]))) for k in p_ours)
+    rows.append(ComparisonRow("max abs diff of final params", pdiff, 0.0))
+    return Comparison(
+        rows=rows,
+        max_abs_diff=float(diff.max()),
+        max_rel_diff=float(rel.max()),
+        ours_seconds=float(np.median(times_ours)),
+        reference_seconds=float(np.median(times_ref)),
+    )
+
+
+# ------------------------------------------------------------------------------------- plot
+
+
+def plot(run, path: Path) -> None:
+    """Loss and accuracy per epoch (data models) or value and distance per step (functions),
+    one line per optimizer."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    a = run.arrays
+    kinds = run.result.get("figures", {}).get("optimizers", [])
+    prefixes = [f"{i}_{k}." for i, k in enumerate(kinds)] if len(kinds) > 1 else [""]
+    labels = [f"{i}: {k}" for i, k in enumerate(kinds)] if len(kinds) > 1 else kinds or [""]
+    data_model = f"{prefixes[0]}train_loss" in a
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    for prefix, label in zip(prefixes, labels, strict=True):
+        if data_model:
+            epochs = np.arange(1, len(a[f"{prefix}train_loss"]) + 1)
+            axes[0].plot(epochs, a[f"{prefix}train_loss"], label=f"{label} train")
+            axes[0].plot(epochs, a[f"{prefix}test_loss"], "--", label=f"{label} held out")
+            axes[1].plot(epochs, a[f"{prefix}test_accuracy"], label=f"{label} held out")
+            axes[1].plot(epochs, a[f"{prefix}train_accuracy"], ":", label=f"{label} train")
+        else:
+            steps = np.arange(len(a[f"{prefix}value"]))
+            axes[0].plot(steps, a[f"{prefix}value"], label=label)
+            axes[1].semilogy(steps, a[f"{prefix}distance"] + 1e-300, label=label)
+    if data_model:
+        axes[0].set(xlabel="epoch", ylabel="cross-entropy", title="loss")
+        axes[1].set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+    else:
+        axes[0].set(xlabel="step", ylabel="f", title="objective")
+        axes[1].set(xlabel="step", ylabel="distance", title="distance to the solution")
+    for ax in axes:
+        ax.legend(fontsize=8)
+    fig.suptitle(run.config.get("name", "train"))
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+EXPERIMENT = Experiment(
+    kind="train",
+    summary="training with RMSprop/SGD/Adam: MLP or softmax on data, or test functions",
+    config_model=TrainConfig,
+    run=run,
+    compare=compare,
+    plot=plot,
+    is_batched=is_batched,
+    check=check,
+    long_running=long_running,
+)

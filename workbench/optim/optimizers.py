@@ -1,0 +1,599 @@
+"""Fused optimizers with persistent state: RMSprop (Theano's and PyTorch's forms), SGD, Adam.
+
+An optimizer owns named parameter blocks (the caller's numpy arrays, updated in place) and,
+per block, its state arrays (zero-filled once, shaped like the block, carried across steps).
+``step(grads)`` updates every block in one call: one kernel launch per block, each reading
+every element of the parameter, gradient and state once and writing parameter and state once
+(:mod:`._kernels`).
+
+Arithmetic: hyperparameters (and derived constants such as ``1 - rho``, ``lr / (1 -
+beta1**t)``, computed in Python floats) are cast to the parameter's dtype before the kernel
+runs, and all the arithmetic is in that dtype: float32 parameters keep float32 state and are
+updated in float32, float64 in float64. The formulas, and the order of operations, are
+torch.optim's (single-tensor path); Theano's RMSprop puts ``eps`` inside the square root.
+
+Targets: ``cpu`` (one core), ``parallel`` (``prange`` over numba's threads), ``auto`` (per
+block: parallel from :data:`PARALLEL_MIN_SIZE` elements, else cpu) and ``cuda`` (only when
+asked: parameters and state live on the GPU between steps; :meth:`Optimizer.params_to_host`
+copies the parameters back into the caller's arrays).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from ..targets import TARGETS, TargetError, choose_target
+from . import _kernels
+
+__all__ = ["PARALLEL_MIN_SIZE", "SGD", "Adam", "Optimizer", "RMSprop"]
+
+PARALLEL_MIN_SIZE = 100_000
+"""Under ``target="auto"``, blocks with at least this many elements use the parallel kernels."""
+
+_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_EMPTY = {dt: np.zeros(0, dtype=dt) for dt in _DTYPES}  # placeholders for unused state
+
+
+def _resolve_target(target) -> str:
+    name = str(target).strip().lower()
+    if name not in TARGETS:
+        raise TargetError(f"unknown target {target!r}; accepted: {', '.join(TARGETS)}")
+    if name == "cuda":
+        choose_target("cuda", batched=True)  # raises TargetError when no GPU is usable
+    return name
+
+
+def _looks_like_device_array(obj) -> bool:
+    """A CUDA device array, recognised without importing numba.cuda."""
+    if isinstance(obj, np.ndarray):
+        return False
+    return hasattr(obj, "__cuda_array_interface__") or type(obj).__name__ == "FakeCUDAArray"
+
+
+def _check_params(params) -> dict[str, np.ndarray]:
+    if not isinstance(params, Mapping):
+        raise TypeError(
+            "params must be a mapping of names to numpy arrays (e.g. {'W': W, 'b': b}), "
+            f"got {type(params).__name__}"
+        )
+    if not params:
+        raise ValueError("params is empty: give at least one named array")
+    out: dict[str, np.ndarray] = {}
+    for name, p in params.items():
+        if not isinstance(name, str):
+            raise TypeError(f"parameter names must be strings, got {name!r}")
+        if not isinstance(p, np.ndarray):
+            raise TypeError(f"param {name!r} must be a numpy array, got {type(p).__name__}")
+        if p.dtype not in _DTYPES:
+            raise ValueError(f"param {name!r} has dtype {p.dtype}; accepted: float32, float64")
+        if not p.flags.c_contiguous:
+            raise ValueError(
+                f"param {name!r} is not C-contiguous (a transposed or sliced view?); the "
+                "optimizer updates its arrays in place, so give it np.ascontiguousarray(...) "
+                "and keep using that array"
+            )
+        if not p.flags.writeable:
+            raise ValueError(f"param {name!r} is read-only; the optimizer updates it in place")
+        for other, q in out.items():
+            if p.size and q.size and np.may_share_memory(p, q):
+                raise ValueError(f"params {other!r} and {name!r} share memory")
+        out[name] = p
+    return out
+
+
+def _real(name: str, value, *, low: float = 0.0, high: float = math.inf, open_high=False):
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number, got {value!r}") from None
+    if not (low <= v <= high) or (open_high and v == high) or math.isnan(v):
+        upper = f"< {high:g}" if open_high else f"<= {high:g}"
+        bound = f"{low:g} <= {name} {upper}" if math.isfinite(high) else f"{name} >= {low:g}"
+        raise ValueError(f"invalid {name} {value!r}: need {bound}")
+    return v
+
+
+class Optimizer:
+    """The machinery shared by :class:`RMSprop`, :class:`SGD` and :class:`Adam`.
+
+    Attributes: ``params`` (the caller's arrays, by name), ``target``, ``block_targets`` (the
+    kernel each block runs on), ``step_count`` (steps taken), ``state`` (the state arrays by
+    block and name: numpy arrays, or device arrays on the cuda target) and the
+    hyperparameters, which may be changed between steps.
+    """
+
+    kind = ""  # the kernel family
+    hyperparameters: tuple[str, ...] = ()
+
+    def __init__(self, params, target="auto"):
+        self.params = _check_params(params)
+        self.target = _resolve_target(target)
+        self.block_targets = {name: self._block_target(p.size) for name, p in self.params.items()}
+        self.step_count = 0
+        self._cuda = None
+        if self.target == "cuda":
+            from . import _cuda
+
+            self._cuda = _cuda
+            self._d_params = {n: _cuda.to_device(p.reshape(-1)) for n, p in self.params.items()}
+            self._d_grads: dict = {}
+        self._state: dict[str, dict] = {name: {} for name in self.params}
+        self._ensure_state()
+
+    # -------------------------------------------------------------------- to override
+    def _state_keys(self) -> tuple[str, ...]:
+        """The state arrays the current hyperparameters need."""
+        raise NotImplementedError
+
+    def _update(self, name: str, p, g, state: dict, launch) -> None:
+        """One block's update: ``launch(kind, *args)`` runs the kernel on this block's target."""
+        raise NotImplementedError
+
+    def _before_step(self) -> None:
+        """Per-step scalars shared by the blocks (after the hyperparameters are checked)."""
+
+    def _after_step(self) -> None:
+        pass
+
+    # ---------------------------------------------------------------------- machinery
+    def _block_target(self, size: int) -> str:
+        if self.target == "auto":
+            return "parallel" if size >= PARALLEL_MIN_SIZE else "cpu"
+        return self.target
+
+    def _zeros(self, name: str):
+        p = self.params[name]
+        if self._cuda is not None:
+            return self._cuda.zeros(p.size, p.dtype)
+        return np.zeros(p.size, dtype=p.dtype)
+
+    def _ensure_state(self) -> None:
+        """Create (zero-filled) any state array the hyperparameters now need: all of them at
+        construction, or one a changed hyperparameter (momentum from 0) asks for later."""
+        for key in self._state_keys():
+            for name, st in self._state.items():
+                if key not in st:
+                    st[key] = self._zeros(name)
+
+    def _empty(self, name: str, p):
+        """A placeholder for a state array the variant does not use (never read)."""
+        if self._cuda is not None:
+            return p  # device: any array of the dtype will do
+        return _EMPTY[p.dtype]
+
+    def _launcher(self, name: str):
+        target = self.block_targets[name]
+        if target == "cuda":
+            cuda = self._cuda
+            size = self.params[name].size
+
+            def launch(kind, *args):
+                cuda.launch(kind, size, *args)
+
+            return launch
+        kernels = _kernels.PARALLEL_KERNELS if target == "parallel" else _kernels.CPU_KERNELS
+
+        def launch(kind, *args):
+            kernels[kind](*args)
+
+        return launch
+
+    def check_grads(self, grads) -> dict:
+        """``grads`` checked against the params (names, shapes, dtypes) and returned as 1-D
+        contiguous arrays by name, in the params' order: numpy arrays, or on the cuda target
+        device arrays (host gradients are copied to the device). Raises ``ValueError`` (or
+        ``TypeError`` for something that is not an array) naming the parameter."""
+        if not isinstance(grads, Mapping):
+            raise TypeError(
+                f"grads must be a mapping of parameter names to arrays, got {type(grads).__name__}"
+            )
+        missing = [n for n in self.params if n not in grads]
+        extra = [n for n in grads if n not in self.params]
+        if missing or extra:
+            parts = []
+            if missing:
+                parts.append(f"missing grads for {', '.join(map(repr, missing))}")
+            if extra:
+                parts.append(f"grads for unknown params {', '.join(map(repr, extra))}")
+            raise ValueError(f"{'; '.join(parts)}; the params are {list(self.params)}")
+        out = {}
+        for name, p in self.params.items():
+            out[name] = self._check_grad(name, p, grads[name])
+        return out
+
+    def _check_grad(self, name: str, p: np.ndarray, g):
+        device = _looks_like_device_array(g)
+        if device and self._cuda is None:
+            raise ValueError(
+                f"grad for {name!r} is a CUDA device array; target {self.target!r} needs "
+                "numpy arrays (copy_to_host() it, or use target='cuda')"
+            )
+        if isinstance(g, np.generic):  # a numpy scalar, for a 0-d parameter
+            g = np.asarray(g)
+        if not device and not isinstance(g, np.ndarray):
+            raise TypeError(f"grad for {name!r} must be a numpy array, got {type(g).__name__}")
+        if tuple(g.shape) != p.shape:
+            raise ValueError(
+                f"grad for {name!r} has shape {tuple(g.shape)}; param {name!r} has shape {p.shape}"
+            )
+        if np.dtype(g.dtype) != p.dtype:
+            raise ValueError(
+                f"grad for {name!r} has dtype {np.dtype(g.dtype)}; param {name!r} has dtype "
+                f"{p.dtype}"
+            )
+        if device:
+            flat = self._cuda.as_flat_device(g)
+            if flat is None:
+                raise ValueError(f"grad for {name!r} is a device array that is not C-contiguous")
+            return flat
+        flat = np.ascontiguousarray(g).reshape(-1)
+        if self._cuda is not None:
+            staging = self._d_grads.get(name)
+            if staging is None:
+                staging = self._d_grads[name] = self._cuda.zeros(p.size, p.dtype)
+            if p.size:
+                staging.copy_to_device(flat)
+            return staging
+        return flat
+
+    def step(self, grads) -> None:
+        """Update every parameter block in place with its gradient (a mapping name -> array,
+        the same names, shapes and dtypes as the params; on the cuda target host or device
+        arrays)."""
+        flat_grads = self.check_grads(grads)
+        self._validate()  # the hyperparameters may have been changed since the last step
+        self._before_step()
+        self._ensure_state()
+        for name, g in flat_grads.items():
+            p = self._d_params[name] if self._cuda is not None else self.params[name].reshape(-1)
+            self._update(name, p, g, self._state[name], self._launcher(name))
+        self.step_count += 1
+        self._after_step()
+
+    # --------------------------------------------------------------------- cuda target
+    def params_to_host(self) -> dict[str, np.ndarray]:
+        """Copy the parameters from the GPU into the caller's arrays (the cuda target; other
+        targets update those arrays directly, and this does nothing); returns ``params``."""
+        if self._cuda is not None:
+            for name, p in self.params.items():
+                if p.size:
+                    self._d_params[name].copy_to_host(p.reshape(-1))
+        return self.params
+
+    def params_to_device(self) -> None:
+        """Copy the caller's arrays to the GPU, after changing them on the host (the cuda
+        target; nothing elsewhere)."""
+        if self._cuda is not None:
+            for name, p in self.params.items():
+                if p.size:
+                    self._d_params[name].copy_to_device(p.reshape(-1))
+
+    @property
+    def device_params(self) -> dict:
+        """The parameters on the GPU (the cuda target), shaped like the params: compute
+        gradients from these and pass device gradients to :meth:`step`."""
+        if self._cuda is None:
+            raise AttributeError(f"device_params: target is {self.target!r}, not 'cuda'")
+        return {n: d.reshape(self.params[n].shape) for n, d in self._d_params.items()}
+
+    # --------------------------------------------------------------------------- state
+    @property
+    def state(self) -> dict[str, dict]:
+        """The state arrays by block and name, shaped like the params (live views of the
+        optimizer's arrays; device arrays on the cuda target)."""
+        return {
+            name: {k: a.reshape(self.params[name].shape) for k, a in st.items()}
+            for name, st in self._state.items()
+        }
+
+    def hyperparameter_values(self) -> dict:
+        return {h: getattr(self, h) for h in self.hyperparameters}
+
+    def state_dict(self) -> dict:
+        """A snapshot that :meth:`load_state_dict` restores: the optimizer's type, step count,
+        hyperparameters, and copies of the state arrays (numpy, shaped like the params)."""
+        state = {}
+        for name, st in self._state.items():
+            shape = self.params[name].shape
+            state[name] = {}
+            for key, a in st.items():
+                host = a.copy_to_host() if self._cuda is not None else a.copy()
+                state[name][key] = host.reshape(shape)
+        return {
+            "optimizer": type(self).__name__,
+            "step": self.step_count,
+            "hyperparameters": self.hyperparameter_values(),
+            "state": state,
+        }
+
+    def load_state_dict(self, state_dict: Mapping) -> None:
+        """Restore a :meth:`state_dict` (of an optimizer of the same type over parameters of
+        the same names, shapes and dtypes): hyperparameters, step count and state arrays
+        (copied), so that training resumes exactly where the snapshot was taken."""
+        kind = state_dict.get("optimizer")
+        if kind != type(self).__name__:
+            raise ValueError(f"state_dict is for {kind!r}; this optimizer is {type(self).__name__}")
+        state = state_dict["state"]
+        if set(state) != set(self.params):
+            raise ValueError(
+                f"state_dict has blocks {sorted(state)}; the params are {sorted(self.params)}"
+            )
+        new_state: dict[str, dict] = {}
+        for name, st in state.items():
+            p = self.params[name]
+            new_state[name] = {}
+            for key, a in st.items():
+                a = np.asarray(a)
+                if a.shape != p.shape or a.dtype != p.dtype:
+                    raise ValueError(
+                        f"state_dict {key!r} of {name!r} is {a.dtype}{list(a.shape)}; param "
+                        f"{name!r} is {p.dtype}{list(p.shape)}"
+                    )
+                flat = np.array(a, order="C").reshape(-1)
+                new_state[name][key] = (
+                    self._cuda.to_device(flat) if self._cuda is not None else flat
+                )
+        hyper = dict(state_dict["hyperparameters"])
+        unknown = set(hyper) - set(self.hyperparameters)
+        if unknown:
+            raise ValueError(f"state_dict has unknown hyperparameters {sorted(unknown)}")
+        for h, v in hyper.items():
+            setattr(self, h, v)
+        self._validate()
+        self.step_count = int(state_dict["step"])
+        self._state = new_state
+        self._on_load()
+        self._ensure_state()
+
+    def _on_load(self) -> None:
+        pass
+
+    def _validate(self) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        hp = ", ".join(f"{h}={v!r}" for h, v in self.hyperparameter_values().items())
+        return (
+            f"{type(self).__name__}({hp}, blocks={list(self.params)}, target={self.target!r}, "
+            f"step_count={self.step_count})"
+        )
+
+
+def _cast(dtype, *values):
+    t = np.dtype(dtype).type
+    return tuple(t(v) for v in values)
+
+
+class RMSprop(Optimizer):
+    """RMSprop with persistent state; Theano's form by default, PyTorch's with
+    ``eps_in_sqrt=False``.
+
+    Per element, in the parameter's dtype (hyperparameters cast to it; float32 parameters get
+    float32 state and arithmetic)::
+
+        g = g + weight_decay * p                       (when weight_decay != 0)
+        square_avg = rho * square_avg + (1 - rho) * g * g
+        avg = square_avg - grad_avg**2, with grad_avg = rho * grad_avg + (1 - rho) * g
+                                                       (centered; else avg = square_avg)
+        denom = sqrt(avg + eps)   (eps_in_sqrt=True, Theano)   or   sqrt(avg) + eps (PyTorch)
+        momentum_buffer = momentum * momentum_buffer + g / denom;  p -= lr * momentum_buffer
+                                                       (momentum > 0)
+        p -= lr * (g / denom)                          (otherwise)
+
+    ``centered``, ``momentum`` and ``weight_decay`` follow ``torch.optim.RMSprop`` (its
+    ``alpha`` is ``rho``, Theano's ``decay``). ``lr`` and ``rho`` (and the other
+    hyperparameters) are attributes that may change between steps. State (zero-filled, shaped
+    like each parameter): ``square_avg``; ``grad_avg`` when centered; ``momentum_buffer`` when
+    momentum > 0.
+    """
+
+    kind = "rmsprop"
+    hyperparameters = ("lr", "rho", "eps", "eps_in_sqrt", "centered", "momentum", "weight_decay")
+
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        rho=0.9,
+        eps=1e-6,
+        eps_in_sqrt=True,
+        centered=False,
+        momentum=0.0,
+        weight_decay=0.0,
+        target="auto",
+    ):
+        self.lr, self.rho, self.eps = lr, rho, eps
+        self.eps_in_sqrt, self.centered = bool(eps_in_sqrt), bool(centered)
+        self.momentum, self.weight_decay = momentum, weight_decay
+        self._validate()
+        super().__init__(params, target)
+
+    def _validate(self) -> None:
+        _real("lr", self.lr)
+        _real("rho", self.rho, high=1.0)
+        _real("eps", self.eps)
+        _real("momentum", self.momentum)
+        _real("weight_decay", self.weight_decay)
+
+    def _state_keys(self):
+        keys = ("square_avg",)
+        if self.centered:
+            keys += ("grad_avg",)
+        if float(self.momentum) > 0:
+            keys += ("momentum_buffer",)
+        return keys
+
+    def _update(self, name, p, g, st, launch):
+        rho, eps = float(self.rho), float(self.eps)
+        momentum, wd = float(self.momentum), float(self.weight_decay)
+        centered, use_momentum = bool(self.centered), momentum > 0
+        eps_in, eps_out = (eps, 0.0) if self.eps_in_sqrt else (0.0, eps)
+        empty = self._empty(name, p)
+        launch(
+            "rmsprop",
+            p,
+            g,
+            st["square_avg"],
+            st["grad_avg"] if centered else empty,
+            st["momentum_buffer"] if use_momentum else empty,
+            *_cast(p.dtype, self.lr, rho, 1.0 - rho, eps_in, eps_out, momentum, wd),
+            wd != 0,
+            centered,
+            use_momentum,
+        )
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, as ``torch.optim.SGD``.
+
+    Per element, in the parameter's dtype (hyperparameters cast to it)::
+
+        g = g + weight_decay * p                               (when weight_decay != 0)
+        momentum_buffer = g                                    (momentum > 0, first step)
+        momentum_buffer = momentum * momentum_buffer + (1 - dampening) * g   (later steps)
+        g = g + momentum * momentum_buffer (nesterov)   or   g = momentum_buffer
+        p -= lr * g
+
+    State: ``momentum_buffer`` when momentum > 0; it is left out of :meth:`state_dict` until a
+    step has set it, as torch does.
+    """
+
+    kind = "sgd"
+    hyperparameters = ("lr", "momentum", "dampening", "nesterov", "weight_decay")
+
+    def __init__(
+        self,
+        params,
+        lr,
+        momentum=0.0,
+        dampening=0.0,
+        nesterov=False,
+        weight_decay=0.0,
+        target="auto",
+    ):
+        self.lr, self.momentum, self.dampening = lr, momentum, dampening
+        self.nesterov, self.weight_decay = bool(nesterov), weight_decay
+        self._validate()
+        self._started: set[str] = set()  # blocks whose momentum buffer a step has set
+        super().__init__(params, target)
+
+    def _validate(self) -> None:
+        _real("lr", self.lr)
+        _real("momentum", self.momentum)
+        _real("dampening", self.dampening)
+        _real("weight_decay", self.weight_decay)
+        if self.nesterov and (float(self.momentum) <= 0 or float(self.dampening) != 0):
+            raise ValueError("nesterov momentum requires a momentum > 0 and zero dampening")
+
+    def _state_keys(self):
+        return ("momentum_buffer",) if float(self.momentum) > 0 else ()
+
+    def _update(self, name, p, g, st, launch):
+        momentum, wd = float(self.momentum), float(self.weight_decay)
+        use_momentum = momentum > 0
+        launch(
+            "sgd",
+            p,
+            g,
+            st["momentum_buffer"] if use_momentum else self._empty(name, p),
+            *_cast(p.dtype, self.lr, momentum, 1.0 - float(self.dampening), wd),
+            wd != 0,
+            bool(self.nesterov),
+            use_momentum,
+            name not in self._started,
+        )
+        if use_momentum:
+            self._started.add(name)
+
+    def state_dict(self) -> dict:
+        sd = super().state_dict()
+        for name, st in sd["state"].items():
+            if name not in self._started:
+                st.pop("momentum_buffer", None)
+        return sd
+
+    def _on_load(self) -> None:
+        self._started = {n for n, st in self._state.items() if "momentum_buffer" in st}
+
+
+class Adam(Optimizer):
+    """Adam, as torch's single-tensor, non-capturable ``torch.optim.Adam`` (L2 weight decay,
+    optional AMSGrad).
+
+    At step t (1, 2, ...), per element, in the parameter's dtype (the scalars computed in
+    Python floats, then cast)::
+
+        g = g + weight_decay * p                               (when weight_decay != 0)
+        exp_avg = beta1 * exp_avg + (1 - beta1) * g
+        exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) * g * g
+        v = max(max_exp_avg_sq, exp_avg_sq) -> max_exp_avg_sq   (amsgrad; else v = exp_avg_sq)
+        step_size = lr / (1 - beta1**t);  bias_correction2_sqrt = sqrt(1 - beta2**t)
+        denom = sqrt(v) / bias_correction2_sqrt + eps
+        p -= step_size * (exp_avg / denom)
+
+    (torch >= 2 writes the first moment as ``exp_avg.lerp_(g, 1 - beta1)``, the same value up
+    to rounding.) State: ``exp_avg``, ``exp_avg_sq``; ``max_exp_avg_sq`` with amsgrad.
+    """
+
+    kind = "adam"
+    hyperparameters = ("lr", "betas", "eps", "weight_decay", "amsgrad")
+
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0.0,
+        amsgrad=False,
+        target="auto",
+    ):
+        self.lr, self.betas, self.eps = lr, tuple(betas), eps
+        self.weight_decay, self.amsgrad = weight_decay, bool(amsgrad)
+        self._validate()
+        super().__init__(params, target)
+
+    def _validate(self) -> None:
+        _real("lr", self.lr)
+        if len(tuple(self.betas)) != 2:
+            raise ValueError(f"betas must be two numbers, got {self.betas!r}")
+        self.betas = tuple(self.betas)
+        _real("betas[0]", self.betas[0], high=1.0, open_high=True)
+        _real("betas[1]", self.betas[1], high=1.0, open_high=True)
+        _real("eps", self.eps)
+        _real("weight_decay", self.weight_decay)
+
+    def _before_step(self) -> None:
+        beta1, beta2 = (float(b) for b in self.betas)
+        t = self.step_count + 1
+        self._scalars = (
+            float(self.lr) / (1.0 - beta1**t),
+            beta1,
+            1.0 - beta1,
+            beta2,
+            1.0 - beta2,
+            math.sqrt(1.0 - beta2**t),
+            float(self.eps),
+            float(self.weight_decay),
+        )
+
+    def _state_keys(self):
+        keys = ("exp_avg", "exp_avg_sq")
+        return keys + ("max_exp_avg_sq",) if self.amsgrad else keys
+
+    def _update(self, name, p, g, st, launch):
+        amsgrad = bool(self.amsgrad)
+        launch(
+            "adam",
+            p,
+            g,
+            st["exp_avg"],
+            st["exp_avg_sq"],
+            st["max_exp_avg_sq"] if amsgrad else self._empty(name, p),
+            *_cast(p.dtype, *self._scalars),
+            self._scalars[-1] != 0,
+            amsgrad,
+        )
