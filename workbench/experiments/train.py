@@ -608,17 +608,18 @@ def plot(run, path: Path) -> None:
     labels = [f"{i}: {k}" for i, k in enumerate(kinds)] if len(kinds) > 1 else kinds or [""]
     data_model = f"{prefixes[0]}train_loss" in a
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
-    for prefix, label in zip(prefixes, labels, strict=True):
+    for i, (prefix, label) in enumerate(zip(prefixes, labels, strict=True)):
+        c = f"C{i}"  # one colour per optimizer; dashed: held out, dotted: training accuracy
         if data_model:
             epochs = np.arange(1, len(a[f"{prefix}train_loss"]) + 1)
-            axes[0].plot(epochs, a[f"{prefix}train_loss"], label=f"{label} train")
-            axes[0].plot(epochs, a[f"{prefix}test_loss"], "--", label=f"{label} held out")
-            axes[1].plot(epochs, a[f"{prefix}test_accuracy"], label=f"{label} held out")
-            axes[1].plot(epochs, a[f"{prefix}train_accuracy"], ":", label=f"{label} train")
+            axes[0].plot(epochs, a[f"{prefix}train_loss"], c, label=f"{label} train")
+            axes[0].plot(epochs, a[f"{prefix}test_loss"], c, ls="--", label=f"{label} held out")
+            axes[1].plot(epochs, a[f"{prefix}test_accuracy"], c, label=f"{label} held out")
+            axes[1].plot(epochs, a[f"{prefix}train_accuracy"], c, ls=":", label=f"{label} train")
         else:
             steps = np.arange(len(a[f"{prefix}value"]))
-            axes[0].plot(steps, a[f"{prefix}value"], label=label)
-            axes[1].semilogy(steps, a[f"{prefix}distance"] + 1e-300, label=label)
+            axes[0].plot(steps, a[f"{prefix}value"], c, label=label)
+            axes[1].semilogy(steps, a[f"{prefix}distance"] + 1e-300, c, label=label)
     if data_model:
         axes[0].set(xlabel="epoch", ylabel="cross-entropy", title="loss")
         axes[1].set(xlabel="epoch", ylabel="accuracy", title="accuracy")
