@@ -74,6 +74,13 @@ CASES = [
         "workbench.optim._kernels.rmsprop_cpu,workbench.optim._kernels.sgd_cpu,"
         "workbench.optim._kernels.adam_cpu",
     ),
+    (
+        "configs/lm_gru.yaml",
+        "cpu",
+        ("training.epochs=1", "model.hidden=16", "sample.length=5"),
+        "workbench.models.gru._run,workbench.models.gru._sample,"
+        "workbench.optim._kernels.rmsprop_cpu",
+    ),
 ]
 
 

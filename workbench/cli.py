@@ -6,6 +6,7 @@ failure (or some ensemble members failed; the run folder records which).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 import sys
@@ -43,7 +44,7 @@ class UsageError(Exception):
 
 
 def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(str(message))}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -51,6 +52,7 @@ def _guard(debug: bool):
     """Turn the errors users can fix into one clear line and exit status 2."""
     from .config import ConfigError
     from .experiments.base import ProblemError
+    from .runs import ResumeError
     from .targets import TargetError
 
     class _Guard:
@@ -62,7 +64,7 @@ def _guard(debug: bool):
                 return False
             if debug:
                 return False
-            if issubclass(et, (ConfigError, TargetError, UsageError)):
+            if issubclass(et, (ConfigError, TargetError, UsageError, ResumeError)):
                 _fail(str(ev))
             if issubclass(et, ProblemError):
                 _fail(f"{ev.file}: {ev}" if getattr(ev, "file", None) else str(ev))
@@ -152,6 +154,10 @@ def run(
     target: TargetOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    resume: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--resume", help="Continue the interrupted run in this .partial folder."),
+    ] = None,
     debug: DebugOpt = False,
 ) -> None:
     """Run one experiment and write its run folder."""
@@ -164,15 +170,23 @@ def run(
         cfg, exp = _resolve(config, overrides, target)
         choice = choose_target(cfg.target, batched=exp.is_batched(cfg))
         show_bar = not quiet and not as_json and out.is_terminal and exp.shows_progress(cfg)
+        resolved = dump_resolved(cfg)
+        if resume is not None:
+            _check_resumable(resume, resolved, exp)
         bar, progress = _progress_callback(show_bar)
-        with runs.create_run(out_dir or cfg.output, cfg.name) as rd:
-            rd.write_config(dump_resolved(cfg))
+        extra = {"checkpoint": None} if exp.checkpoints else {}
+        with runs.create_run(out_dir or cfg.output, cfg.name, resume=resume) as rd:
+            rd.write_config(resolved)
             rd.log(f"target: {choice.name} ({choice.reason})")
+            if exp.checkpoints:
+                extra["checkpoint"] = rd
             if bar is not None:
                 with bar:
-                    outcome = exp.run(cfg, choice.name, progress, config.parent)
+                    outcome = exp.run(cfg, choice.name, progress, config.parent, **extra)
             else:
-                outcome = exp.run(cfg, choice.name, progress, config.parent)
+                outcome = exp.run(cfg, choice.name, progress, config.parent, **extra)
+            for filename, text in outcome.files.items():
+                rd.write_text(filename, text)
             wall = time.perf_counter() - started
             result = {
                 "experiment": cfg.experiment,
@@ -200,6 +214,45 @@ def run(
             out.print(str(rd.path), highlight=False)
         if outcome.status != 0:
             raise typer.Exit(1)
+
+
+def _check_resumable(path: Path, resolved: str, exp) -> None:
+    """An interrupted run of this very config, of a kind that keeps checkpoints."""
+    from .runs import CONFIG_FILE, partial_and_final
+
+    if not exp.checkpoints:
+        raise UsageError(f"--resume: {exp.kind} runs keep no checkpoints; run them again instead")
+    partial, _ = partial_and_final(path)
+    if (partial / CONFIG_FILE).read_text(encoding="utf-8") != resolved:
+        raise UsageError(
+            f"--resume: {partial} was started with another config; resume it with the same "
+            f"config and overrides (see {partial / CONFIG_FILE})"
+        )
+
+
+@app.command()
+def sample(
+    run_dir: Annotated[Path, typer.Argument(help="A finished language-model run folder.")],
+    length: Annotated[int, typer.Option("--length", min=1, help="Tokens to sample.")] = 200,
+    temperature: Annotated[
+        float, typer.Option("--temperature", min=0.0, help="0: greedy (argmax).")
+    ] = 0.8,
+    prime: Annotated[str, typer.Option("--prime", help="Text that warms up the state.")] = "",
+    seed: Annotated[Optional[int], typer.Option("--seed")] = None,  # noqa: UP045
+    debug: DebugOpt = False,
+) -> None:
+    """Sample text from a trained language model (experiment: lm)."""
+    with _guard(debug):
+        from .experiments.lm import sample_text
+        from .runs import is_complete
+
+        if not is_complete(run_dir):
+            raise UsageError(f"{run_dir}: not a finished run folder")
+        try:
+            text = sample_text(run_dir, length, temperature, prime, seed)
+        except ValueError as exc:
+            raise UsageError(f"{run_dir}: {exc}") from None
+        sys.stdout.write(text + "\n")
 
 
 def _print_summary(result: dict) -> None:
@@ -307,23 +360,141 @@ def compare(
         out.print(table)
 
 
+@contextlib.contextmanager
+def _sweep_errors(debug: bool):
+    """A sweep's config and usage errors as one line (`_fail` escapes values like [q])."""
+    from .config import ConfigError
+
+    try:
+        yield
+    except ConfigError as exc:
+        if debug:
+            raise
+        _fail(str(exc))
+
+
+@app.command()
+def sweep(
+    config: Annotated[Path, typer.Argument(help="Experiment file (YAML), maybe with a sweep:.")],
+    axes: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Argument(
+            help="Axes: KEY=V1,V2,... (YAML values) or KEY=linspace(a,b,n), logspace(a,b,n), "
+            "range(a,b,step); they add to or replace the file's sweep: axes."
+        ),
+    ] = None,
+    random_n: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option("--random", help="Run N combinations drawn at random, not the whole grid."),
+    ] = None,
+    seed: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option("--seed", help="Seed of --random (default: the sweep section's, else 0)."),
+    ] = None,
+    executor: Annotated[str, typer.Option("--executor", help="local | dask")] = "local",
+    workers: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option("--workers", help="Worker processes (default: the usable cores)."),
+    ] = None,
+    address: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--address", help="tcp://HOST:PORT of a Dask scheduler (--executor dask)."),
+    ] = None,
+    out_dir: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--out",
+            help="The sweep folder (default OUTPUT/NAME-sweep-TIMESTAMP); one that holds runs "
+            "of this sweep is resumed.",
+        ),
+    ] = None,
+    timeout: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option("--timeout", help="Seconds one run may take; then its worker is killed."),
+    ] = None,
+    sort: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--sort", help="Sort the final table by this column (-COLUMN: descending)."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Run an experiment for every combination of the axes' values, in parallel.
+
+    Exit status: 0 all runs ok; 1 some failed; 2 usage or config error; 130 stopped by Ctrl-C.
+    """
+    with _guard(debug), _sweep_errors(debug):
+        from . import sweep as sw
+
+        sw.check_options(executor, workers, address, timeout)
+        plan = sw.plan(config, axes or [], random=random_n, seed=seed, sort=sort, out=out_dir)
+        if not quiet:
+            out.print(f"sweep {plan.out}: {len(plan.runs)} runs", highlight=False)
+        reporter = sw.RichReporter(out, enabled=not quiet and out.is_terminal)
+        try:
+            result = sw.run(
+                plan,
+                executor=executor,
+                workers=workers,
+                address=address,
+                timeout=timeout,
+                reporter=reporter,
+            )
+        except KeyboardInterrupt:
+            err.print(
+                f"interrupted: finished runs are kept in {plan.out}; run the same command "
+                "again to resume",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(130) from None
+        if not quiet:
+            rows_warning = sw.sorted_rows(result, sort or result.sort)[1]
+            if rows_warning:
+                err.print(f"[yellow]warning:[/] {escape(rows_warning)}", highlight=False)
+            out.print(sw.summary_table(result, sort))
+        for line in sw.failure_lines(result):
+            err.print(escape(line), highlight=False, soft_wrap=True)
+        if not quiet:
+            out.print(f"summary: {result.path / sw.SUMMARY_CSV}", highlight=False)
+        raise typer.Exit(result.exit_code)
+
+
 @app.command()
 def plot(
-    run_dir: Annotated[Path, typer.Argument(help="A complete run folder.")],
+    run_dir: Annotated[Path, typer.Argument(help="A complete run folder, or a sweep folder.")],
     output: Annotated[
         Optional[Path],  # noqa: UP045
         typer.Option("-o", "--output", help="PNG file (default RUN_DIR/plot.png)."),
     ] = None,
+    x: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--x", help="Sweep folder: the varied key along the x axis."),
+    ] = None,
+    y: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--y", help="Sweep folder: the figure (summary column) along the y axis."),
+    ] = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Draw the experiment's standard figure for a run folder."""
+    """Draw the experiment's standard figure for a run folder, or a figure against a varied
+    key for a sweep folder (one line per value of a second varied key)."""
     with _guard(debug):
         from . import experiments, runs
+        from . import sweep as sw
 
         try:
             import matplotlib  # noqa: F401
         except ImportError:
             raise UsageError("plotting needs matplotlib: pip install 'workbench[plot]'") from None
+        if sw.is_sweep_folder(run_dir):
+            if not x or not y:
+                raise UsageError(f"{run_dir}: a sweep folder: say what to draw, --x KEY --y FIGURE")
+            with _sweep_errors(debug):
+                out.print(f"wrote {sw.plot(run_dir, x, y, output)}", highlight=False)
+            return
+        if x or y:
+            raise UsageError(f"{run_dir}: --x and --y apply to sweep folders only")
         try:
             run_ = runs.load(run_dir)
         except (FileNotFoundError, ValueError) as exc:

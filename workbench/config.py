@@ -38,6 +38,7 @@ __all__ = [
     "parse_override",
     "resolve",
     "resolve_dict",
+    "split_sweep",
 ]
 
 
@@ -272,6 +273,19 @@ def _set(root: dict, path: list[str], value: Any, text: str) -> None:
 
 # ----------------------------------------------------------------------------------- Resolving
 
+#: The top-level key of a sweep's axes (see :mod:`workbench.sweep`); one experiment never has it.
+SWEEP_KEY = "sweep"
+
+
+def split_sweep(raw: dict) -> tuple[dict, Any]:
+    """``raw`` without its ``sweep:`` section, and that section (None when there is none).
+
+    :func:`resolve_dict` refuses a mapping with a ``sweep:`` section, so that ``workbench run``
+    on a sweep file is an error; the sweep code resolves each combination from the first item.
+    """
+    base = {key: value for key, value in raw.items() if key != SWEEP_KEY}
+    return base, raw.get(SWEEP_KEY)
+
 
 def resolve(path: str | os.PathLike[str], overrides: Iterable[str] = ()) -> ExperimentConfig:
     """Load ``path``, apply ``overrides`` and validate against the experiment kind's schema."""
@@ -288,6 +302,13 @@ def resolve_dict(
 
     overrides = list(overrides)
     data = apply_overrides(raw, overrides)
+    if SWEEP_KEY in data:
+        raise ConfigError(
+            "this file describes a sweep (it has a sweep: section); run it with "
+            "`workbench sweep`, or remove the section to run one experiment",
+            file=file,
+            key=SWEEP_KEY,
+        )
     kind = data.get("experiment")
     known = ", ".join(sorted(experiments.KINDS))
     if kind is None:

@@ -32,13 +32,19 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Run", "RunDir", "create_run", "is_complete", "list_runs", "load"]
+__all__ = ["ResumeError", "Run", "RunDir", "create_run", "is_complete", "list_runs", "load"]
 
 PARTIAL_SUFFIX = ".partial"
 CONFIG_FILE = "config.yaml"
 RESULT_FILE = "result.json"
 ARRAYS_FILE = "arrays.npz"
 LOG_FILE = "log.txt"
+CHECKPOINT_ARRAYS = "checkpoint.npz"
+CHECKPOINT_META = "checkpoint.json"
+
+
+class ResumeError(ValueError):
+    """A folder given to resume is not an interrupted run (or not this config's)."""
 
 
 def _safe_name(name: str) -> str:
@@ -54,9 +60,15 @@ class RunDir:
     after it failed, the final folder after a clean exit.
     """
 
-    def __init__(self, output: str | os.PathLike[str], name: str) -> None:
+    def __init__(
+        self,
+        output: str | os.PathLike[str],
+        name: str,
+        resume: str | os.PathLike[str] | None = None,
+    ) -> None:
         self.output = Path(output)
         self.name = _safe_name(name)
+        self.resume_from = Path(resume) if resume is not None else None
         self.run_id = ""
         self.partial_path: Path | None = None
         self.final_path: Path | None = None
@@ -73,6 +85,14 @@ class RunDir:
         return self.partial_path
 
     def __enter__(self) -> RunDir:
+        if self.resume_from is not None:
+            self.partial_path, self.final_path = partial_and_final(self.resume_from)
+            self.run_id = self.final_path.name
+            log = self.partial_path / LOG_FILE
+            if log.exists():
+                self._log_lines = log.read_text(encoding="utf-8").splitlines()
+            self.log(f"resumed {self.run_id}")
+            return self
         self.output.mkdir(parents=True, exist_ok=True)
         while True:  # a collision needs the same second and the same 24 random bits
             stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -108,6 +128,8 @@ class RunDir:
             return False  # re-raise
         self.log("finished")
         assert self.partial_path is not None and self.final_path is not None
+        for name in (CHECKPOINT_META, CHECKPOINT_ARRAYS):  # only an unfinished run needs them
+            (self.partial_path / name).unlink(missing_ok=True)
         if self.final_path.exists():  # os.rename would replace an empty directory silently
             raise FileExistsError(f"run folder already exists: {self.final_path}")
         os.rename(self.partial_path, self.final_path)
@@ -138,6 +160,38 @@ class RunDir:
             checked[str(key)] = arr
         return self._write(ARRAYS_FILE, lambda f: np.savez(f, **checked))
 
+    def write_text(self, filename: str, text: str) -> Path:
+        """Write an extra text file into the run folder (e.g. a vocabulary)."""
+        if Path(filename).name != filename or filename.startswith("."):
+            raise ValueError(f"not a plain file name: {filename!r}")
+        return self._write(filename, text.encode("utf-8"))
+
+    # --------------------------------------------------------------------------- checkpoints
+
+    def save_checkpoint(self, arrays: Mapping[str, Any], meta: Mapping[str, Any]) -> None:
+        """Keep a checkpoint in the (still incomplete) folder: numeric ``arrays`` and JSON
+        ``meta``. The arrays are written first and the metadata last, both atomically, with a
+        serial number in each, so a crash between the two leaves the previous checkpoint's
+        metadata pointing at arrays that :meth:`load_checkpoint` rejects as a mismatch."""
+        serial = secrets.token_hex(8)
+        checked = {str(k): np.asarray(v) for k, v in arrays.items()}
+        checked["__serial__"] = np.array(serial)
+        self._write(CHECKPOINT_ARRAYS, lambda f: np.savez(f, **checked))
+        text = json.dumps(_jsonable({**meta, "serial": serial}, "checkpoint"), allow_nan=True)
+        self._write(CHECKPOINT_META, text.encode("utf-8"))
+
+    def load_checkpoint(self) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
+        """The last checkpoint as ``(arrays, meta)``, or None when there is none."""
+        meta_path = self.path / CHECKPOINT_META
+        if not meta_path.exists():
+            return None
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        with np.load(self.path / CHECKPOINT_ARRAYS, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+        if str(arrays.pop("__serial__", "")) != meta.pop("serial", None):
+            raise ResumeError(f"{self.path}: the checkpoint's arrays and metadata do not match")
+        return arrays, meta
+
     def log(self, line: str) -> None:
         """Append a time-stamped line to ``log.txt``."""
         now = _dt.datetime.now().isoformat(timespec="seconds")
@@ -163,9 +217,31 @@ class RunDir:
         return folder / filename
 
 
-def create_run(output: str | os.PathLike[str], name: str) -> RunDir:
-    """A :class:`RunDir` for a run called ``name`` under ``output`` (use it in ``with``)."""
-    return RunDir(output, name)
+def create_run(
+    output: str | os.PathLike[str], name: str, resume: str | os.PathLike[str] | None = None
+) -> RunDir:
+    """A :class:`RunDir` for a run called ``name`` under ``output`` (use it in ``with``);
+    with ``resume``, the interrupted run in that ``.partial`` folder is continued instead."""
+    return RunDir(output, name, resume)
+
+
+def partial_and_final(path: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """``(partial folder, final folder)`` of an interrupted run; :class:`ResumeError` when
+    ``path`` is not one."""
+    path = Path(path)
+    if not path.is_dir():
+        raise ResumeError(f"{path}: no such folder (expected an interrupted run's .partial folder)")
+    name = path.name
+    if not (name.startswith(".") and name.endswith(PARTIAL_SUFFIX)):
+        raise ResumeError(
+            f"{path}: not an interrupted run (its folder name would be .NAME-...{PARTIAL_SUFFIX})"
+        )
+    final = path.parent / name[1 : -len(PARTIAL_SUFFIX)]
+    if final.exists():
+        raise ResumeError(f"{path}: the finished run {final} already exists")
+    if not (path / CONFIG_FILE).exists():
+        raise ResumeError(f"{path}: holds no {CONFIG_FILE}; nothing to resume")
+    return path, final
 
 
 def _jsonable(value: Any, where: str) -> Any:

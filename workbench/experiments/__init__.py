@@ -13,6 +13,7 @@ KINDS: dict[str, str] = {
     "arm": "workbench.experiments.arm",
     "logreg": "workbench.experiments.logreg",
     "train": "workbench.experiments.train",
+    "lm": "workbench.experiments.lm",
 }
 
 

@@ -62,6 +62,8 @@ class Outcome:
     target: str
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: extra text files for the run folder (name -> content), e.g. a vocabulary
+    files: dict[str, str] = field(default_factory=dict)
 
 
 def median_time(fn, repeats: int) -> float:
@@ -120,6 +122,10 @@ class Experiment:
     plot: Callable[..., None]
     is_batched: Callable[[ExperimentConfig], bool]
     check: Callable[..., None] = field(default=lambda cfg, base_dir=None: None)
+    #: Whether ``run`` takes ``checkpoint=``: an object with ``save_checkpoint(arrays, meta)``
+    #: and ``load_checkpoint()`` (a :class:`workbench.runs.RunDir`), so that an interrupted run
+    #: can be resumed (``workbench run --resume``).
+    checkpoints: bool = False
     #: Whether a run reports progress (a bar in the terminal); batched runs always do.
     long_running: Callable[[ExperimentConfig], bool] = field(default=lambda cfg: False)
 

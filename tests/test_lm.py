@@ -1,0 +1,113 @@
+"""The language-model experiment: training, checkpoints and resume, sampling, the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from workbench import runs
+from workbench.cli import app
+from workbench.config import resolve
+from workbench.experiments import lm
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = str(ROOT / "configs/lm_gru.yaml")
+SMALL = ["model.hidden=24", "training.epochs=3", "training.batch_size=16", "sample.length=20"]
+runner = CliRunner()
+
+
+def run_cli(*args):
+    return runner.invoke(app, ["run", CONFIG, *SMALL, *args, "--json"])
+
+
+class StopAfter:
+    """A checkpoint store that interrupts the run after ``n`` checkpoints (Ctrl-C)."""
+
+    def __init__(self, rd, n):
+        self.rd, self.n = rd, n
+
+    def load_checkpoint(self):
+        return self.rd.load_checkpoint()
+
+    def save_checkpoint(self, arrays, meta):
+        self.rd.save_checkpoint(arrays, meta)
+        self.n -= 1
+        if self.n == 0:
+            raise KeyboardInterrupt
+
+
+def test_training_lowers_the_perplexity_below_the_unigram_model():
+    cfg = resolve(CONFIG, SMALL)
+    out = lm.run(cfg, "cpu")
+    ppl = out.arrays["valid_perplexity"]
+    assert out.status == 0 and len(ppl) == 3
+    assert ppl[-1] < ppl[0] < out.figures["unigram_perplexity"]
+    # the unigram perplexity, computed here from the counts (add-one smoothed, as documented)
+    corpus = lm.Corpus(cfg)
+    counts = np.bincount(corpus.train_ids, minlength=corpus.vocab_size) + 1.0
+    expect = np.exp(-np.mean(np.log(counts / counts.sum())[corpus.valid_ids]))
+    assert out.figures["unigram_perplexity"] == pytest.approx(expect, rel=1e-12)
+
+
+def test_an_interrupted_run_resumes_to_the_numbers_of_an_uninterrupted_one(tmp_path):
+    whole = run_cli("--out", str(tmp_path / "whole"))
+    assert whole.exit_code == 0, whole.output
+    reference = runs.load(json.loads(whole.stdout)["run_dir"])
+
+    cfg = resolve(CONFIG, SMALL)
+    from workbench.config import dump_resolved
+
+    with pytest.raises(KeyboardInterrupt):
+        with runs.create_run(tmp_path / "cut", cfg.name) as rd:
+            rd.write_config(dump_resolved(cfg))
+            lm.run(cfg, "cpu", checkpoint=StopAfter(rd, 2))
+    (partial,) = (tmp_path / "cut").iterdir()
+    assert partial.name.startswith(".") and partial.name.endswith(".partial")
+    assert json.loads((partial / "checkpoint.json").read_text())["epoch"] == 2
+
+    resumed = run_cli("--out", str(tmp_path / "cut"), "--resume", str(partial))
+    assert resumed.exit_code == 0, resumed.output
+    summary = json.loads(resumed.stdout)
+    assert summary["figures"]["resumed_from_epoch"] == 2
+    run = runs.load(summary["run_dir"])
+    assert not partial.exists() and not (run.path / "checkpoint.npz").exists()
+    for key, value in reference.arrays.items():
+        np.testing.assert_array_equal(run.arrays[key], value, err_msg=key)
+    assert run.result["figures"]["sample"] == reference.result["figures"]["sample"]
+
+    # greedy sampling from the finished run is deterministic and has the asked length
+    a = runner.invoke(app, ["sample", str(run.path), "--length", "30", "--temperature", "0"])
+    b = runner.invoke(app, ["sample", str(run.path), "--length", "30", "--temperature", "0"])
+    assert a.exit_code == 0, a.output
+    assert a.stdout == b.stdout and len(a.stdout) == 31
+
+
+def test_resume_refuses_another_config_and_a_finished_run(tmp_path):
+    cfg = resolve(CONFIG, SMALL)
+    from workbench.config import dump_resolved
+
+    with pytest.raises(KeyboardInterrupt):
+        with runs.create_run(tmp_path, cfg.name) as rd:
+            rd.write_config(dump_resolved(cfg))
+            lm.run(cfg, "cpu", checkpoint=StopAfter(rd, 1))
+    (partial,) = tmp_path.iterdir()
+    other = run_cli("--resume", str(partial), "optimizer.lr=1e-2")
+    assert other.exit_code == 2 and "another config" in other.output
+    missing = run_cli("--resume", str(tmp_path / "nope"))
+    assert missing.exit_code == 2 and "no such folder" in missing.output
+
+
+def test_bad_lm_configs_exit_2(tmp_path):
+    for overrides, needle in [
+        (["data.corpus=moby"], "data.corpus"),
+        (["training.batch_size=100000"], "training.batch_size"),
+        (["data.path=x.txt"], "exactly one"),
+    ]:
+        result = runner.invoke(app, ["run", CONFIG, *overrides, "--out", str(tmp_path)])
+        assert result.exit_code == 2, (overrides, result.output)
+        assert needle in result.output
+    assert not list(tmp_path.iterdir())
