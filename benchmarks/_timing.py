@@ -9,9 +9,18 @@ import sys
 import time
 
 
-def median_time(fn, repeats: int = 7, number: int = 1) -> float:
-    """Median seconds per call of ``fn`` over ``repeats`` rounds of ``number`` calls."""
-    fn()  # warm-up (JIT compilation, caches)
+def median_time(fn, repeats: int = 7, number: int = 1, warmup_s: float = 0.25) -> float:
+    """Median seconds per call of ``fn`` over ``repeats`` rounds of ``number`` calls.
+
+    The warm-up calls ``fn`` for at least ``warmup_s`` seconds: beyond JIT compilation and
+    caches, that lets the thread pool of whatever ran before (OpenBLAS and numba threads
+    spin for a while after their last task) go idle, so that on a small machine the two
+    sides of a ratio do not time each other's spinning threads.
+    """
+    fn()  # JIT compilation, caches
+    end = time.perf_counter() + warmup_s
+    while time.perf_counter() < end:
+        fn()
     rounds = []
     for _ in range(repeats):
         t = time.perf_counter()

@@ -28,6 +28,8 @@ stats = {}
 for path in sys.argv[3].split(","):
     module, name = path.rsplit(".", 1)
     obj = getattr(importlib.import_module(module), name)
+    if callable(obj) and not hasattr(obj, "stats") and not hasattr(obj, "cfunc"):
+        obj = obj()  # a getter that builds its callback on first use
     if hasattr(obj, "stats"):
         stats[path] = [sum(obj.stats.cache_hits.values()), sum(obj.stats.cache_misses.values())]
     else:  # a CompiledRHS / CompiledObjective: its cfunc counts hits as an int
@@ -53,6 +55,12 @@ CASES = [
         "cpu",
         (),
         "workbench.optimize._bfgs_kernel.bfgs_one,workbench.models.logistic.LOGISTIC",
+    ),
+    (
+        "configs/logreg_large.yaml",
+        "parallel",
+        (),
+        "workbench.optimize._bfgs_kernel.bfgs_one,workbench.models.logistic.threaded_objective",
     ),
     (
         "configs/logreg_bootstrap.yaml",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -64,3 +66,56 @@ def test_huge_margins_stay_finite():
     np.testing.assert_allclose(g, [0.0, (800.0 + 900.0) / 2], rtol=1e-15)
     f, _ = logistic.loss_and_grad(np.array([0.0, -1.0]), X, y, np.ones(2), 0.0, 1)
     assert 0.0 <= f < 1e-300 or f == pytest.approx(0.0, abs=1e-300)  # no log(0), no NaN
+
+
+@pytest.mark.parametrize("rows", [1, 63, 64, 1025, 5000])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_threaded_loss_matches_numpy_and_the_serial_loss(rows, weighted):
+    # several chunks of CHUNK_ROWS and ragged blocks; weights include zeros (bootstrap counts)
+    rng = np.random.default_rng(rows)
+    X = np.column_stack([np.ones(rows), rng.normal(size=(rows, 7))])
+    y = (rng.random(rows) < 0.4).astype(float)
+    c = rng.integers(0, 3, rows).astype(float) if weighted else np.empty(0)
+    if weighted and c.sum() == 0:
+        c[0] = 1.0
+    w = rng.normal(size=8)
+    g_serial, g_threaded = np.empty(8), np.empty(8)
+    f_serial = logistic.loss_grad(w, g_serial, X, y, c, 0.01, 1, True)
+    f_threaded = logistic.loss_grad_threaded(w, g_threaded, X, y, c, 0.01, 1, True)
+    assert f_threaded == pytest.approx(f_serial, rel=1e-14)
+    np.testing.assert_allclose(g_threaded, g_serial, rtol=1e-12, atol=1e-15)
+    rows_ = np.repeat(np.arange(rows), c.astype(int)) if weighted else np.arange(rows)
+    assert f_threaded == pytest.approx(
+        logistic.numpy_loss(w, X[rows_], y[rows_], 0.01, 1), rel=1e-13
+    )
+    np.testing.assert_allclose(
+        g_threaded, logistic.numpy_grad(w, X[rows_], y[rows_], 0.01, 1), rtol=1e-11, atol=1e-14
+    )
+    # without the gradient: the same value, g untouched
+    g_keep = np.full(8, 7.0)
+    assert logistic.loss_grad_threaded(w, g_keep, X, y, c, 0.01, 1, False) == f_threaded
+    assert (g_keep == 7.0).all()
+
+
+def test_threaded_loss_is_the_same_for_any_thread_count():
+    import subprocess
+    import sys
+
+    probe = (
+        "import numpy as np; from workbench.models import logistic as L\n"
+        "r = np.random.default_rng(5); X = r.normal(size=(5000, 6)); y = (X[:, 0] > 0) * 1.0\n"
+        "g = np.empty(6); f = L.loss_grad_threaded(np.full(6, 0.1), g, X, y, np.empty(0),"
+        " 0.0, 0, True)\n"
+        "print(repr(f), [repr(v) for v in g])"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", probe],
+            env={**os.environ, "NUMBA_NUM_THREADS": str(threads)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for threads in (1, 2, 3)
+    }
+    assert len(outputs) == 1, outputs

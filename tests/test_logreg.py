@@ -160,3 +160,28 @@ def test_compare_and_plot(tmp_path):
     png = tmp_path / "lr.png"
     assert invoke("plot", folder, "-o", png).exit_code == 0
     assert png.read_bytes()[:4] == b"\x89PNG" and png.stat().st_size > 10_000
+
+
+def test_large_fit_on_parallel_splits_the_loss_and_matches_scipy(tmp_path):
+    # configs/logreg_large.yaml asks for target parallel: the threaded loss, scipy's counts
+    overrides = ["data.samples=4000", "data.features=30", f"output={tmp_path}"]
+    result = invoke("run", ROOT / "configs/logreg_large.yaml", *overrides, "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["target"] == "parallel"
+    p = Problem(resolve(ROOT / "configs/logreg_large.yaml", overrides))
+    assert p.large
+    ref = scipy_minimize(
+        logistic.numpy_loss,
+        np.zeros(31),
+        jac=logistic.numpy_grad,
+        args=(p.Z, p.y, p.l2, 1),
+        method="BFGS",
+    )
+    fig = summary["figures"]
+    assert (fig["nit"], fig["nfev"], fig["njev"]) == (ref.nit, ref.nfev, ref.njev)
+    coefficients = runs.load(summary["run_dir"]).arrays["coefficients"]
+    np.testing.assert_allclose(coefficients, ref.x, rtol=1e-8, atol=1e-12)
+    serial = p.fit(threaded=False)
+    assert (serial.nit, serial.nfev) == (ref.nit, ref.nfev)
+    np.testing.assert_allclose(serial.x, coefficients, rtol=1e-10, atol=1e-14)
