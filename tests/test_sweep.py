@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -515,3 +516,22 @@ def test_bundled_learning_rate_sweep_runs(tmp_path):
         assert cfg.optimizer.kind == "rmsprop"
         outcome = train.run(cfg, "cpu")
         assert row["distance_to_solution"] == outcome.figures["distance_to_solution"]
+
+
+def test_sweep_runs_keep_the_experiments_files_and_can_be_sampled(tmp_path):
+    # a language-model sweep: each run folder keeps vocab.json, so `workbench sample` works
+    lm_config = tmp_path / "lm.yaml"
+    lm_config.write_text(
+        (ROOT / "configs" / "lm_gru.yaml").read_text() + "sweep:\n  optimizer.lr: [1e-3, 3e-3]\n"
+    )
+    fixed = ["training.epochs=1", "model.hidden=8", "sample.length=5", "training.num_steps=10"]
+    result = sw.run(sw.plan(lm_config, fixed, out=tmp_path / "s"), workers=1)
+    assert result.exit_code == 0 and len(result.rows) == 2
+    for row in result.rows:
+        run_dir = tmp_path / "s" / row["run_dir"]
+        vocab = json.loads((run_dir / "vocab.json").read_text())
+        assert vocab["level"] == "char" and len(vocab["symbols"]) == 71
+        sampled = invoke("sample", run_dir, "--length", "20", "--temperature", "1", "--seed", "1")
+        assert sampled.exit_code == 0, sampled.output
+        text = sampled.output[:-1]  # less the final newline
+        assert len(text) == 20 and set(text) <= set(vocab["symbols"])

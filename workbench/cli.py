@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -92,24 +91,6 @@ def _resolve(config: Path, overrides: list[str] | None, target: str | None = Non
     return cfg, exp
 
 
-def _versions() -> dict[str, str]:
-    import llvmlite
-    import numba
-    import numpy
-    import scipy
-
-    from . import __version__
-
-    return {
-        "workbench": __version__,
-        "python": platform.python_version(),
-        "numba": numba.__version__,
-        "llvmlite": llvmlite.__version__,
-        "numpy": numpy.__version__,
-        "scipy": scipy.__version__,
-    }
-
-
 def _progress_callback(enabled: bool):
     """A rich progress bar driven by ``progress(done, total)``; None when disabled."""
     if not enabled:
@@ -188,20 +169,9 @@ def run(
             for filename, text in outcome.files.items():
                 rd.write_text(filename, text)
             wall = time.perf_counter() - started
-            result = {
-                "experiment": cfg.experiment,
-                "name": cfg.name,
-                "status": outcome.status,
-                "success": outcome.status == 0,
-                "message": outcome.message,
-                "figures": outcome.figures,
-                "warnings": outcome.warnings,
-                "target": outcome.target,
-                "target_reason": choice.reason,
-                "timings": {**outcome.timings, "wall_s": wall},
-                "seed": cfg.seed,
-                "versions": _versions(),
-            }
+            result = runs.result_record(
+                cfg, outcome, target_reason=choice.reason, wall_s=wall, versions=runs.versions()
+            )
             rd.write_arrays(outcome.arrays)
             rd.log(f"status {outcome.status}: {outcome.message}")
             rd.write_result(result)
@@ -318,10 +288,11 @@ def info() -> None:
     """Versions, CPU threads and threading layer, CUDA, and the compile cache."""
     import numba
 
+    from . import runs
     from .targets import cpu_threads, cuda_status, threading_layer
 
     table = Table(show_header=False, title="workbench info")
-    for key, value in _versions().items():
+    for key, value in runs.versions().items():
         table.add_row(key, value)
     table.add_row("CPU threads", str(cpu_threads()))
     table.add_row("threading layer", threading_layer(initialise=True))

@@ -217,6 +217,44 @@ class RunDir:
         return folder / filename
 
 
+def versions() -> dict[str, str]:
+    """The versions ``result.json`` records."""
+    import platform
+
+    import llvmlite
+    import numba
+    import scipy
+
+    from . import __version__
+
+    return {
+        "workbench": __version__,
+        "python": platform.python_version(),
+        "numba": numba.__version__,
+        "llvmlite": llvmlite.__version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+    }
+
+
+def result_record(cfg, outcome, *, target_reason, wall_s, versions) -> dict[str, Any]:
+    """What ``result.json`` holds for an experiment's :class:`Outcome` (run or sweep)."""
+    return {
+        "experiment": cfg.experiment,
+        "name": cfg.name,
+        "status": outcome.status,
+        "success": outcome.status == 0,
+        "message": outcome.message,
+        "figures": outcome.figures,
+        "warnings": outcome.warnings,
+        "target": outcome.target,
+        "target_reason": target_reason,
+        "timings": {**outcome.timings, "wall_s": wall_s},
+        "seed": cfg.seed,
+        "versions": versions,
+    }
+
+
 def create_run(
     output: str | os.PathLike[str], name: str, resume: str | os.PathLike[str] | None = None
 ) -> RunDir:

@@ -670,26 +670,21 @@ class _Sweep:
             "reference_of": None if isinstance(item, PlannedRun) else "runs of this sweep",
             "worker": info.get("worker"),
         }
-        result = {
-            "experiment": cfg.experiment,
-            "name": cfg.name,
-            "status": outcome.status,
-            "success": outcome.status == 0,
-            "message": outcome.message,
-            "figures": outcome.figures,
-            "warnings": outcome.warnings,
-            "target": outcome.target,
-            "target_reason": info.get("target_reason"),
-            "timings": {**outcome.timings, "wall_s": info.get("wall_s")},
-            "seed": cfg.seed,
-            "versions": info.get("versions"),
-            "sweep": sweep_info,
-        }
+        result = runs.result_record(
+            cfg,
+            outcome,
+            target_reason=info.get("target_reason"),
+            wall_s=info.get("wall_s"),
+            versions=info.get("versions"),
+        )
+        result["sweep"] = sweep_info
         with _NamedRunDir(self.folder, item.key) as rd:
             rd.write_config(item.text)
             rd.log(f"sweep {self.folder.name}: run {item.key} on {info.get('worker')}")
             rd.log(f"target: {info.get('target')} ({info.get('target_reason')})")
             rd.write_arrays(outcome.arrays)
+            for filename, text in outcome.files.items():
+                rd.write_text(filename, text)
             rd.log(f"status {outcome.status}: {outcome.message}")
             rd.write_result(result)
         if old is not None:

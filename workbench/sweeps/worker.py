@@ -16,7 +16,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import platform
 import socket
 import sys
 import time
@@ -31,7 +30,6 @@ __all__ = [
     "local_worker_main",
     "shrink",
     "usable_cores",
-    "versions",
     "warm_up",
 ]
 
@@ -79,25 +77,6 @@ def limit_numba_threads(n: int) -> int:
     return n
 
 
-def versions() -> dict[str, str]:
-    """The versions ``result.json`` records (as ``workbench run`` writes them)."""
-    import llvmlite
-    import numba
-    import numpy
-    import scipy
-
-    from workbench import __version__
-
-    return {
-        "workbench": __version__,
-        "python": platform.python_version(),
-        "numba": numba.__version__,
-        "llvmlite": llvmlite.__version__,
-        "numpy": numpy.__version__,
-        "scipy": scipy.__version__,
-    }
-
-
 def _one_line(exc: BaseException) -> str:
     from workbench.config import ConfigError
     from workbench.experiments.base import ProblemError
@@ -124,7 +103,7 @@ def execute(task: Task) -> dict[str, Any]:
         "started_at": time.time(),
     }
     try:
-        from workbench import experiments
+        from workbench import experiments, runs
         from workbench.targets import choose_target
 
         exp = experiments.get(task.kind)
@@ -146,7 +125,7 @@ def execute(task: Task) -> dict[str, Any]:
         target=choice.name,
         target_reason=choice.reason,
         wall_s=time.perf_counter() - started,
-        versions=versions(),
+        versions=runs.versions(),
     )
     return info
 
