@@ -275,6 +275,10 @@ def solve_ivp(
     ``nreject``, ``status`` (0 reached the end, -1 failed), ``message``, ``success`` and
     ``sol`` (a :class:`DenseSolution`) when ``dense_output`` is true. A right-hand side that
     returns NaN or infinity ends the solve with status -1 and a message naming the time.
+
+    Given the same compiled right-hand side, the steps are scipy's: the same ``nfev``,
+    ``naccept`` and ``nreject``, and ``t`` and ``y`` bit for bit where numpy's BLAS is one
+    whose rounding :mod:`._sums` reproduces (OpenBLAS on x86-64), else to rounding.
     """
     y0 = validate_y0(y0)
     t0, t1, t_eval, rtol, atol_v, first, max_step = validate_common(

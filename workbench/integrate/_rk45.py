@@ -16,6 +16,7 @@ import numpy as np
 from numba import njit
 
 from ._rhs import call_rhs
+from ._sums import add_square, gemv_row
 from ._tableau import (
     ERROR_ESTIMATOR_ORDER,
     ERROR_EXPONENT,
@@ -72,7 +73,7 @@ def rms_scaled(x, y, rtol, atol):
     acc = 0.0
     for i in range(x.shape[0]):
         r = x[i] / (atol[i] + abs(y[i]) * rtol)
-        acc += r * r
+        acc = add_square(acc, r)
     return math.sqrt(acc) / math.sqrt(x.shape[0])
 
 
@@ -118,19 +119,13 @@ def rk_step(rhs, p, args, t, y, h, K, y_new, tmp):
     n = y.shape[0]
     for s in range(1, N_STAGES):
         for i in range(n):
-            acc = 0.0
-            for j in range(s):
-                acc += K[j, i] * A[s, j]
-            tmp[i] = y[i] + acc * h
+            tmp[i] = y[i] + gemv_row(K, A[s], s, i, n) * h
         ts = t + C[s] * h
         call_rhs(rhs, ts, tmp, K[s], p, args)
         if not all_finite(K[s]):
             return s, ts
     for i in range(n):
-        acc = 0.0
-        for j in range(N_STAGES):
-            acc += K[j, i] * B[j]
-        y_new[i] = y[i] + h * acc
+        y_new[i] = y[i] + h * gemv_row(K, B, N_STAGES, i, n)
     call_rhs(rhs, t + h, y_new, K[N_STAGES], p, args)
     if not all_finite(K[N_STAGES]):
         return N_STAGES, t + h
@@ -141,13 +136,12 @@ def rk_step(rhs, p, args, t, y, h, K, y_new, tmp):
 def error_norm(K, h, y, y_new, rtol, atol):
     """RMS of the embedded error estimate ``h * K.T @ E``, scaled by the tolerances."""
     acc = 0.0
-    for i in range(y.shape[0]):
-        e = 0.0
-        for j in range(N_STAGES + 1):
-            e += K[j, i] * E[j]
+    n = y.shape[0]
+    for i in range(n):
+        e = gemv_row(K, E, N_STAGES + 1, i, n)
         scale = atol[i] + max(abs(y[i]), abs(y_new[i])) * rtol
         r = e * h / scale
-        acc += r * r
+        acc = add_square(acc, r)
     return math.sqrt(acc) / math.sqrt(y.shape[0])
 
 
