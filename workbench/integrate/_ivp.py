@@ -126,6 +126,20 @@ def _grid_problem(t_eval, lo, hi, direction):
     return 0
 
 
+_atol_vectors: dict = {}
+
+
+def _atol_vector(n: int, atol: float) -> np.ndarray:
+    """A scalar ``atol`` as the kernels' vector, made once per (n, atol): the kernels only
+    read it, and a call with the usual tolerances then allocates nothing here."""
+    vector = _atol_vectors.get((n, atol))
+    if vector is None:
+        if len(_atol_vectors) > 256:
+            _atol_vectors.clear()
+        vector = _atol_vectors[(n, atol)] = np.full(n, atol)
+    return vector
+
+
 def validate_common(t_span, y0, t_eval, rtol, atol, first_step, max_step):
     """Check and normalise the arguments shared by the single and batch solvers.
 
@@ -151,7 +165,7 @@ def validate_common(t_span, y0, t_eval, rtol, atol, first_step, max_step):
         )
         rtol = 100 * EPS
     if isinstance(atol, (float, int)) and math.isfinite(atol) and atol >= 0:
-        atol_v = np.full(n, float(atol))
+        atol_v = _atol_vector(n, float(atol))
     else:
         atol_a = np.asarray(atol, dtype=float)
         if atol_a.ndim > 0 and atol_a.shape != (n,):
@@ -180,7 +194,8 @@ def validate_common(t_span, y0, t_eval, rtol, atol, first_step, max_step):
         if t_eval.ndim != 1:
             raise ValueError(f"`t_eval` must be 1-dimensional, got shape {t_eval.shape}.")
         lo, hi = min(t0, t1), max(t0, t1)
-        problem = _grid_problem(t_eval, lo, hi, 1.0 if t1 >= t0 else -1.0)
+        values = (t_eval, lo, hi, 1.0 if t1 >= t0 else -1.0)
+        problem = kernel_entry(_grid_problem, values, t_eval.flags.writeable)(*values)
         if problem == 1:
             raise ValueError(f"Values in `t_eval` must lie within `t_span` [{lo!r}, {hi!r}].")
         if problem == 2:
@@ -202,7 +217,9 @@ def validate_y0(y0, ndim: int = 1, name: str = "y0") -> np.ndarray:
         raise ValueError(f"`{name}` must be {want}, got shape {y0.shape}.")
     if y0.size == 0:
         raise ValueError(f"`{name}` must not be empty.")
-    if not np.isfinite(y0).all():
+    # a Python loop beats numpy's call overhead for the small systems solved one at a time
+    finite = all(map(math.isfinite, y0.flat)) if y0.size <= 32 else np.isfinite(y0).all()
+    if not finite:
         raise ValueError(f"`{name}` must be finite; it contains NaN or infinity.")
     return y0
 
