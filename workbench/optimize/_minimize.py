@@ -108,7 +108,9 @@ def check_x0(x0, name: str = "x0") -> np.ndarray:
         )
     if x0.size == 0:
         raise ValueError(f"`{name}` must not be empty.")
-    if not np.isfinite(x0).all():
+    # a Python loop beats numpy's call overhead for the small problems fitted one at a time
+    finite = all(map(math.isfinite, x0.flat)) if x0.size <= 32 else np.isfinite(x0).all()
+    if not finite:
         raise ValueError(f"`{name}` must be finite; it contains NaN or infinity.")
     return x0
 
@@ -210,6 +212,18 @@ def gradient_mode(jac, eps, finite_diff_rel_step, n: int) -> tuple[str, int, np.
     )
 
 
+_unused_steps: dict = {}
+
+
+def _nan_steps(n: int) -> np.ndarray:
+    """The unused finite-difference steps of a compiled objective (read only by the kernels),
+    made once per size."""
+    steps = _unused_steps.get(n)
+    if steps is None:
+        steps = _unused_steps[n] = np.full(n, math.nan)
+    return steps
+
+
 def prepare(fun, x0, args, jac, eps, finite_diff_rel_step, *, check=True):
     """Resolve the objective into the kernels' form: (obj, args, fd mode, steps, key). ``obj``
     is a first-class function or a CompiledObjective's address; ``key`` fixes the kernels'
@@ -226,7 +240,7 @@ def prepare(fun, x0, args, jac, eps, finite_diff_rel_step, *, check=True):
         # Two contiguous float64 vectors: only their writeability changes the argument types
         # (typeof on every call would cost more than a small fit).
         key = ("address", args[0].flags.writeable, args[1].flags.writeable)
-        return fun.address, args, COMBINED, np.full(n, math.nan), key
+        return fun.address, args, COMBINED, _nan_steps(n), key
     fun = dispatcher(fun, "fun")
     mode, fd, steps = gradient_mode(jac, eps, finite_diff_rel_step, n)
     jac = dispatcher(jac, "jac") if mode == "separate" else None
