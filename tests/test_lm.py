@@ -74,7 +74,7 @@ def test_an_interrupted_run_resumes_to_the_numbers_of_an_uninterrupted_one(tmp_p
     summary = json.loads(resumed.stdout)
     assert summary["figures"]["resumed_from_epoch"] == 2
     run = runs.load(summary["run_dir"])
-    assert not partial.exists() and not (run.path / "checkpoint.npz").exists()
+    assert not partial.exists() and not list(run.path.glob("checkpoint*"))
     for key, value in reference.arrays.items():
         np.testing.assert_array_equal(run.arrays[key], value, err_msg=key)
     assert run.result["figures"]["sample"] == reference.result["figures"]["sample"]
@@ -99,15 +99,93 @@ def test_resume_refuses_another_config_and_a_finished_run(tmp_path):
     assert other.exit_code == 2 and "another config" in other.output
     missing = run_cli("--resume", str(tmp_path / "nope"))
     assert missing.exit_code == 2 and "no such folder" in missing.output
+    finished = run_cli("--out", str(tmp_path / "done"), "training.epochs=1")
+    assert finished.exit_code == 0, finished.output
+    done_dir = json.loads(finished.stdout)["run_dir"]
+    again = run_cli("--resume", done_dir, "training.epochs=1")
+    assert again.exit_code == 2 and "Traceback" not in again.output
+
+    # a damaged checkpoint is a clear error that says how to start over
+    (partial / "checkpoint.json").write_text('{"epoch": 1, "arr')
+    damaged = run_cli("--resume", str(partial))
+    assert damaged.exit_code == 2 and "cannot be read" in damaged.output
+    assert "delete checkpoint.json" in damaged.output and "Traceback" not in damaged.output
+
+
+def test_a_crash_while_checkpointing_leaves_the_previous_checkpoint(tmp_path):
+    with runs.create_run(tmp_path, "ck") as rd:
+        rd.save_checkpoint({"w": np.arange(3.0)}, {"epoch": 1})
+        first = sorted(p.name for p in rd.path.glob("checkpoint-*.npz"))
+        # the arrays of the next checkpoint are written, then the process dies
+        real_write = rd._write
+
+        def die_on_meta(name, content):
+            if name == runs.CHECKPOINT_META:
+                raise KeyboardInterrupt
+            return real_write(name, content)
+
+        rd._write = die_on_meta
+        with pytest.raises(KeyboardInterrupt):
+            rd.save_checkpoint({"w": np.arange(3.0) + 10}, {"epoch": 2})
+        rd._write = real_write
+        arrays, meta = rd.load_checkpoint()
+        assert meta["epoch"] == 1 and (arrays["w"] == np.arange(3.0)).all()
+        rd.save_checkpoint({"w": np.ones(3)}, {"epoch": 3})  # the next one cleans up
+        assert len(list(rd.path.glob("checkpoint-*.npz"))) == 1
+        assert first[0] not in [p.name for p in rd.path.glob("checkpoint-*.npz")]
+        rd.write_result({"status": 0})
+    assert not list(rd.path.glob("checkpoint*"))
 
 
 def test_bad_lm_configs_exit_2(tmp_path):
+    tiny = tmp_path / "tiny.txt"
+    tiny.write_text("ab")
     for overrides, needle in [
         (["data.corpus=moby"], "data.corpus"),
         (["training.batch_size=100000"], "training.batch_size"),
         (["data.path=x.txt"], "exactly one"),
+        (["sample.prime=Alice~"], "sample.prime"),  # found before any training
+        (["data.corpus=null", f"data.path={tiny}", "data.valid_fraction=0.9"], "valid_fraction"),
     ]:
         result = runner.invoke(app, ["run", CONFIG, *overrides, "--out", str(tmp_path)])
         assert result.exit_code == 2, (overrides, result.output)
-        assert needle in result.output
-    assert not list(tmp_path.iterdir())
+        assert needle in result.output and "Traceback" not in result.output
+    assert [p.name for p in tmp_path.iterdir()] == ["tiny.txt"]
+
+
+def test_sample_command_errors_are_one_line(tmp_path):
+    result = run_cli("--out", str(tmp_path), "training.epochs=1")
+    run_dir = json.loads(result.stdout)["run_dir"]
+    for args, needle in [
+        (["--length", "0"], "--length"),
+        (["--temperature", "-1"], "--temperature"),
+        (["--temperature", "nan"], "--temperature"),
+    ]:
+        out = runner.invoke(app, ["sample", run_dir, *args])
+        assert out.exit_code == 2 and needle in out.output, out.output
+        assert out.output.count("\n") == 1 and "Traceback" not in out.output
+    # the run's own prime is the default start; --prime replaces it
+    own = runner.invoke(app, ["sample", run_dir, "--length", "5", "--temperature", "0"])
+    primed = runner.invoke(
+        app, ["sample", run_dir, "--length", "5", "--temperature", "0", "--prime", "Alice "]
+    )
+    assert own.exit_code == 0 and own.stdout == primed.stdout  # the config's prime is "Alice "
+    (Path(run_dir) / "vocab.json").unlink()
+    broken = runner.invoke(app, ["sample", run_dir])
+    assert broken.exit_code == 2 and "vocab.json" in broken.output
+    assert broken.output.count(run_dir) == 1
+
+
+def test_ctrl_c_says_how_to_resume(tmp_path, monkeypatch):
+    real = lm.Trainer.run_epoch
+
+    def stop_in_second_epoch(self, *args, **kwargs):
+        if self.epoch == 1:
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(lm.Trainer, "run_epoch", stop_in_second_epoch)
+    result = run_cli("--out", str(tmp_path))
+    assert result.exit_code == 130
+    (partial,) = tmp_path.iterdir()
+    assert "--resume" in result.output and str(partial) in result.output

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -156,25 +157,26 @@ def run(
             _check_resumable(resume, resolved, exp)
         bar, progress = _progress_callback(show_bar)
         extra = {"checkpoint": None} if exp.checkpoints else {}
-        with runs.create_run(out_dir or cfg.output, cfg.name, resume=resume) as rd:
-            rd.write_config(resolved)
-            rd.log(f"target: {choice.name} ({choice.reason})")
-            if exp.checkpoints:
-                extra["checkpoint"] = rd
-            if bar is not None:
-                with bar:
+        rd = runs.create_run(out_dir or cfg.output, cfg.name, resume=resume)
+        try:
+            with rd:
+                rd.write_config(resolved)
+                rd.log(f"target: {choice.name} ({choice.reason})")
+                if exp.checkpoints:
+                    extra["checkpoint"] = rd
+                with bar if bar is not None else contextlib.nullcontext():
                     outcome = exp.run(cfg, choice.name, progress, config.parent, **extra)
-            else:
-                outcome = exp.run(cfg, choice.name, progress, config.parent, **extra)
-            for filename, text in outcome.files.items():
-                rd.write_text(filename, text)
-            wall = time.perf_counter() - started
-            result = runs.result_record(
-                cfg, outcome, target_reason=choice.reason, wall_s=wall, versions=runs.versions()
-            )
-            rd.write_arrays(outcome.arrays)
-            rd.log(f"status {outcome.status}: {outcome.message}")
-            rd.write_result(result)
+                for filename, text in outcome.files.items():
+                    rd.write_text(filename, text)
+                wall = time.perf_counter() - started
+                result = runs.result_record(
+                    cfg, outcome, target_reason=choice.reason, wall_s=wall, versions=runs.versions()
+                )
+                rd.write_arrays(outcome.arrays)
+                rd.log(f"status {outcome.status}: {outcome.message}")
+                rd.write_result(result)
+        except KeyboardInterrupt:
+            _interrupted(rd, config, overrides, exp)
         result["run_dir"] = str(rd.path)
         if as_json:
             print(json.dumps(result, default=str))
@@ -184,6 +186,26 @@ def run(
             out.print(str(rd.path), highlight=False)
         if outcome.status != 0:
             raise typer.Exit(1)
+
+
+def _interrupted(rd, config: Path, overrides, exp) -> None:
+    """Ctrl-C: say what was kept and how to go on, then exit 130."""
+    from .runs import CHECKPOINT_META
+
+    partial = rd.partial_path
+    if exp.checkpoints and partial is not None and (partial / CHECKPOINT_META).exists():
+        again = " ".join(
+            ["workbench run", str(config), *(overrides or []), "--resume", str(partial)]
+        )
+        err.print(
+            f"interrupted: the run's last checkpoint is in {escape(str(partial))}; continue it "
+            f"with\n  {escape(again)}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    else:
+        err.print("interrupted: the run was not finished, and nothing of it is kept as complete")
+    raise typer.Exit(130)
 
 
 def _check_resumable(path: Path, resolved: str, exp) -> None:
@@ -203,11 +225,14 @@ def _check_resumable(path: Path, resolved: str, exp) -> None:
 @app.command()
 def sample(
     run_dir: Annotated[Path, typer.Argument(help="A finished language-model run folder.")],
-    length: Annotated[int, typer.Option("--length", min=1, help="Tokens to sample.")] = 200,
+    length: Annotated[int, typer.Option("--length", help="Tokens to sample (>= 1).")] = 200,
     temperature: Annotated[
-        float, typer.Option("--temperature", min=0.0, help="0: greedy (argmax).")
+        float, typer.Option("--temperature", help="0: greedy (argmax); else > 0.")
     ] = 0.8,
-    prime: Annotated[str, typer.Option("--prime", help="Text that warms up the state.")] = "",
+    prime: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--prime", help="Text that warms up the state (default: the run's)."),
+    ] = None,
     seed: Annotated[Optional[int], typer.Option("--seed")] = None,  # noqa: UP045
     debug: DebugOpt = False,
 ) -> None:
@@ -216,6 +241,10 @@ def sample(
         from .experiments.lm import sample_text
         from .runs import is_complete
 
+        if length < 1:
+            raise UsageError(f"--length must be at least 1, got {length}")
+        if not (math.isfinite(temperature) and temperature >= 0):
+            raise UsageError(f"--temperature must be a finite number >= 0, got {temperature}")
         if not is_complete(run_dir):
             raise UsageError(f"{run_dir}: not a finished run folder")
         try:

@@ -24,6 +24,7 @@ import re
 import secrets
 import tempfile
 import traceback
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,8 +40,9 @@ CONFIG_FILE = "config.yaml"
 RESULT_FILE = "result.json"
 ARRAYS_FILE = "arrays.npz"
 LOG_FILE = "log.txt"
-CHECKPOINT_ARRAYS = "checkpoint.npz"
 CHECKPOINT_META = "checkpoint.json"
+#: Each checkpoint's arrays get a new file, ``checkpoint-<serial>.npz``, named in its metadata.
+CHECKPOINT_ARRAYS = "checkpoint-{serial}.npz"
 
 
 class ResumeError(ValueError):
@@ -128,8 +130,7 @@ class RunDir:
             return False  # re-raise
         self.log("finished")
         assert self.partial_path is not None and self.final_path is not None
-        for name in (CHECKPOINT_META, CHECKPOINT_ARRAYS):  # only an unfinished run needs them
-            (self.partial_path / name).unlink(missing_ok=True)
+        self._remove_checkpoints(keep=None)  # only an unfinished run needs them
         if self.final_path.exists():  # os.rename would replace an empty directory silently
             raise FileExistsError(f"run folder already exists: {self.final_path}")
         os.rename(self.partial_path, self.final_path)
@@ -170,25 +171,45 @@ class RunDir:
 
     def save_checkpoint(self, arrays: Mapping[str, Any], meta: Mapping[str, Any]) -> None:
         """Keep a checkpoint in the (still incomplete) folder: numeric ``arrays`` and JSON
-        ``meta``. The arrays are written first and the metadata last, both atomically, with a
-        serial number in each, so a crash between the two leaves the previous checkpoint's
-        metadata pointing at arrays that :meth:`load_checkpoint` rejects as a mismatch."""
+        ``meta``. The arrays go to a new file, then the metadata naming it replaces the old
+        metadata (atomically), and only then is the previous arrays file removed: a crash at
+        any point leaves one whole checkpoint, the new one or the one before."""
         serial = secrets.token_hex(8)
         checked = {str(k): np.asarray(v) for k, v in arrays.items()}
         checked["__serial__"] = np.array(serial)
-        self._write(CHECKPOINT_ARRAYS, lambda f: np.savez(f, **checked))
-        text = json.dumps(_jsonable({**meta, "serial": serial}, "checkpoint"), allow_nan=True)
+        arrays_name = CHECKPOINT_ARRAYS.format(serial=serial)
+        self._write(arrays_name, lambda f: np.savez(f, **checked))
+        record = {**meta, "serial": serial, "arrays": arrays_name}
+        text = json.dumps(_jsonable(record, "checkpoint"), allow_nan=True)
         self._write(CHECKPOINT_META, text.encode("utf-8"))
+        self._remove_checkpoints(keep=arrays_name)
+
+    def _remove_checkpoints(self, keep: str | None) -> None:
+        for path in self.path.glob(CHECKPOINT_ARRAYS.format(serial="*")):
+            if path.name != keep:
+                path.unlink(missing_ok=True)
+        if keep is None:
+            (self.path / CHECKPOINT_META).unlink(missing_ok=True)
 
     def load_checkpoint(self) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
-        """The last checkpoint as ``(arrays, meta)``, or None when there is none."""
+        """The last checkpoint as ``(arrays, meta)``, or None when there is none. A checkpoint
+        that cannot be read is a :class:`ResumeError` that says how to start over."""
         meta_path = self.path / CHECKPOINT_META
         if not meta_path.exists():
             return None
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        with np.load(self.path / CHECKPOINT_ARRAYS, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-        if str(arrays.pop("__serial__", "")) != meta.pop("serial", None):
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            arrays_name = Path(str(meta.pop("arrays"))).name
+            with np.load(self.path / arrays_name, allow_pickle=False) as f:
+                arrays = {k: f[k] for k in f.files}
+            serial = str(arrays.pop("__serial__"))
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+            raise ResumeError(
+                f"{self.path}: its checkpoint cannot be read ({type(exc).__name__}: {exc}); "
+                f"to start this run over, delete {CHECKPOINT_META} and the "
+                f"{CHECKPOINT_ARRAYS.format(serial='*')} files in it"
+            ) from None
+        if serial != meta.pop("serial", None):
             raise ResumeError(f"{self.path}: the checkpoint's arrays and metadata do not match")
         return arrays, meta
 

@@ -114,7 +114,10 @@ class Corpus:
             )
         except DataError as exc:
             raise ProblemError("data.path" if d.path else "data.corpus", str(exc)) from None
-        self.train_ids, self.valid_ids = sequences.split_ids(ids, d.valid_fraction)
+        try:
+            self.train_ids, self.valid_ids = sequences.split_ids(ids, d.valid_fraction)
+        except ValueError as exc:
+            raise ProblemError("data.valid_fraction", str(exc)) from None
         try:
             self.train = ptb_producer(self.train_ids, t.batch_size, t.num_steps)
         except ValueError as exc:
@@ -136,7 +139,16 @@ class Corpus:
 
 
 def check(cfg: LMConfig, base_dir: Path | None = None) -> None:
-    Corpus(cfg, base_dir)
+    """The text, its windows and the sample's prime, before any training."""
+    prime_ids(cfg, Corpus(cfg, base_dir))
+
+
+def prime_ids(cfg: LMConfig, corpus: Corpus) -> np.ndarray:
+    """The ids that start the sample: ``sample.prime``, or the text's first token."""
+    try:
+        return corpus.vocab.encode(cfg.sample.prime) if cfg.sample.prime else corpus.train_ids[:1]
+    except ValueError as exc:
+        raise ProblemError("sample.prime", str(exc)) from None
 
 
 def is_batched(cfg: LMConfig) -> bool:
@@ -204,7 +216,10 @@ class Trainer:
         state = self.zero_state(producer.batch_size)
         total = 0.0
         for x, y in producer:
-            loss, state = self.gru.forward_loss(self.params, x, y, state)
+            if self.numpy:  # the reference measures with its own model
+                loss, _, state = self.gru.numpy_loss_and_grad(self.params, x, y, state)
+            else:
+                loss, state = self.gru.forward_loss(self.params, x, y, state)
             total += float(loss)
         return math.exp(total / len(producer))
 
@@ -269,10 +284,7 @@ def run(
     seconds = time.perf_counter() - t0
     trained_tokens = (epochs - resumed_from) * per_epoch * cfg.training.batch_size
     s = cfg.sample
-    try:
-        prime = corpus.vocab.encode(s.prime) if s.prime else corpus.train_ids[:1]
-    except ValueError as exc:
-        raise ProblemError("sample.prime", str(exc)) from None
+    prime = prime_ids(cfg, corpus)
     sampled = trainer.gru.sample(
         trainer.params, prime, s.length, temperature=s.temperature, rng=trainer.rng
     )
@@ -307,23 +319,31 @@ def run(
     )
 
 
-def compare(cfg: LMConfig, base_dir: Path | None = None, repeats: int = 1) -> Comparison:
-    """One epoch with our kernels and with the numpy model and RMSprop: losses and speed."""
+def compare(cfg: LMConfig, base_dir: Path | None = None, repeats: int = 3) -> Comparison:
+    """Training with our kernels and with the numpy model and RMSprop, from the same start:
+    the per-window losses of ``min(repeats, 3)`` epochs (at least one) and the median epoch
+    time of each."""
     corpus = Corpus(cfg, base_dir)
     Trainer(cfg, corpus).run_epoch()  # warm-up: compile or load kernels
-    t = time.perf_counter()
-    ours = Trainer(cfg, corpus)
-    a = np.array(ours.run_epoch())
-    t_ours = time.perf_counter() - t
-    t = time.perf_counter()
-    ref = Trainer(cfg, corpus, numpy=True)
-    b = np.array(ref.run_epoch())
-    t_ref = time.perf_counter() - t
+    epochs = max(1, min(int(repeats), 3))
+
+    def train(numpy: bool):
+        trainer, losses, seconds = Trainer(cfg, corpus, numpy=numpy), [], []
+        for _ in range(epochs):
+            t = time.perf_counter()
+            losses += trainer.run_epoch()
+            seconds.append(time.perf_counter() - t)
+        return trainer, np.array(losses), float(np.median(seconds))
+
+    ours, a, t_ours = train(False)
+    ref, b, t_ref = train(True)
     diff = np.abs(a - b)
     rel = diff / np.abs(b)
     pdiff = max(float(np.max(np.abs(ours.params[k] - ref.params[k]))) for k in ours.params)
     rows = [
-        ComparisonRow("windows (steps)", len(a), len(b)),
+        ComparisonRow(
+            "epochs x windows", f"{epochs} x {len(a) // epochs}", f"{epochs} x {len(b) // epochs}"
+        ),
         ComparisonRow("first window loss", float(a[0]), float(b[0])),
         ComparisonRow("last window loss", float(a[-1]), float(b[-1])),
         ComparisonRow(
@@ -342,18 +362,24 @@ def compare(cfg: LMConfig, base_dir: Path | None = None, repeats: int = 1) -> Co
     )
 
 
-def sample_text(run_dir, length: int, temperature: float, prime: str = "", seed=None) -> str:
-    """Text sampled from a finished run's parameters (``workbench sample``)."""
+def sample_text(run_dir, length: int, temperature: float, prime=None, seed=None) -> str:
+    """Text sampled from a finished run's parameters (``workbench sample``). ``prime`` None
+    takes the run's own ``sample.prime`` (if that is empty: its vocabulary's first symbol)."""
     from .. import runs
     from ..data import sequences
     from ..models import gru
 
     run = runs.load(run_dir)
     if run.config.get("experiment") != "lm":
-        raise ValueError(f"{run_dir}: not a language-model run (experiment: lm)")
-    vocab = sequences.Vocabulary.from_json((Path(run.path) / "vocab.json").read_text("utf-8"))
+        raise ValueError("not a language-model run (experiment: lm)")
+    vocab_path = Path(run.path) / "vocab.json"
+    if not vocab_path.exists():
+        raise ValueError("no vocab.json: the run was written before vocabularies were saved")
+    vocab = sequences.Vocabulary.from_json(vocab_path.read_text("utf-8"))
     params = {k[len("param_") :]: v for k, v in run.arrays.items() if k.startswith("param_")}
     rng = np.random.default_rng(seed)
+    if prime is None:
+        prime = (run.config.get("sample") or {}).get("prime") or ""
     start = vocab.encode(prime) if prime else np.array([0], dtype=np.int64)
     return vocab.decode(gru.sample(params, start, length, temperature=temperature, rng=rng))
 
