@@ -71,6 +71,11 @@ BAD_CONFIGS = {
         "experiment: arm\ntorque: {kind: table, t: [0, 0.5], values: [[0, 1], [0, 1]]}\n",
         ["torque", "extrapolate: hold"],
     ),
+    "t_eval outside t_span": (
+        "experiment: arm\nsolver: {t_span: [0, 1], t_eval: [0, 0.5, 2]}\n",
+        ["solver", "t_eval", "within t_span"],
+    ),
+    "infinite tolerance": ("experiment: arm\nsolver: {rtol: .inf}\n", ["solver.rtol", "finite"]),
     "python tag": (
         "experiment: arm\nname: !!python/object/apply:os.system ['touch MARKER']\n",
         ["not allowed"],

@@ -185,6 +185,9 @@ def test_run_on_a_sweep_file_says_to_use_sweep(tmp_path, base):
             ["combination 1", "torque.t=[0, 0.05]", "the table covers [0, 0.05] s"],
         ),
         (["solver.rtol=1e-3,0.001"], ["combinations 0", "and 1", "same config"]),
+        (["solver.t_eval=[0,0.05],[0,0.05,2]"], ["combination 1", "within t_span"]),
+        (["solver.rtol=1e-3,.inf"], ["combination 1", "finite"]),
+        (["target=cpu,cuda"], ["combination 1", "target", "no CUDA GPU is usable"]),
     ],
 )
 def test_a_bad_combination_stops_the_sweep_before_any_run(tmp_path, base, axes, needles):
@@ -203,6 +206,8 @@ def test_a_bad_combination_stops_the_sweep_before_any_run(tmp_path, base, axes, 
         (["--executor", "ray"], "accepted: local, dask"),
         (["--workers", "0"], "--workers"),
         (["--timeout", "0"], "--timeout"),
+        (["--timeout", "1e12"], "at most"),
+        (["--random", "0"], "--random: expected a count >= 1"),
         (["--address", "tcp://localhost:1"], "add --executor dask"),
         (["--executor", "dask", "--address", "localhost"], "expected tcp://HOST:PORT"),
     ],
@@ -211,6 +216,35 @@ def test_bad_options_exit_2(tmp_path, base, options, needle):
     result = invoke("sweep", base, "solver.rtol=1e-3", "--out", tmp_path / "s", *options)
     assert result.exit_code == 2 and needle in result.output, result.output
     assert not (tmp_path / "s").exists()
+
+
+def test_out_that_cannot_be_made_and_timeout_inf(tmp_path, base):
+    (tmp_path / "file").write_text("x")
+    result = invoke("sweep", base, "solver.rtol=1e-3", "--out", tmp_path / "file" / "s")
+    assert result.exit_code == 2 and "cannot make the folder" in result.output, result.output
+    # inf is no limit; what the sweep writes is readable as any file this process makes
+    old = os.umask(0o022)
+    try:
+        ok = invoke("sweep", base, "solver.rtol=1e-3", "--timeout", "inf", "--out", tmp_path / "s")
+    finally:
+        os.umask(old)
+    assert ok.exit_code == 0, ok.output
+    assert (tmp_path / "s" / "summary.csv").stat().st_mode & 0o777 == 0o644
+
+
+def test_plot_errors_are_one_line(tmp_path, base):
+    result = invoke("plot", tmp_path / "nowhere", "--x", "a", "--y", "b")
+    assert result.exit_code == 2 and "no such folder" in result.output
+    sweep_dir = tmp_path / "s"
+    assert invoke("sweep", base, "solver.rtol=1e-3,1e-4", "--out", sweep_dir).exit_code == 0
+    bad_o = invoke(
+        "plot", sweep_dir, "--x", "solver.rtol", "--y", "nfev", "-o", tmp_path / "no" / "x.png"
+    )
+    assert (
+        bad_o.exit_code == 2
+        and "does not exist" in bad_o.output
+        and "Traceback" not in bad_o.output
+    )
 
 
 def test_dask_executor_without_dask_is_a_clear_error(tmp_path, base, monkeypatch):

@@ -487,6 +487,10 @@ def plot(
             import matplotlib  # noqa: F401
         except ImportError:
             raise UsageError("plotting needs matplotlib: pip install 'workbench[plot]'") from None
+        if not run_dir.is_dir():
+            raise UsageError(f"{run_dir}: no such folder (a run folder or a sweep folder)")
+        if output is not None and not output.parent.is_dir():
+            raise UsageError(f"-o {output}: the folder {output.parent} does not exist")
         if sw.is_sweep_folder(run_dir):
             if not x or not y:
                 raise UsageError(f"{run_dir}: a sweep folder: say what to draw, --x KEY --y FIGURE")

@@ -561,7 +561,11 @@ def _problem(err: dict, parent: type | None, tags: list[str]) -> str:
     msg = str(err.get("msg", "invalid value"))
     for prefix in ("Value error, ", "Assertion failed, "):
         msg = msg.removeprefix(prefix)
-    return f"{msg[:1].lower()}{msg[1:]}, {got}"
+    msg = f"{msg[:1].lower()}{msg[1:]}"
+    # a validator's own message already says what it got; a whole section is too long to show
+    if " got " in msg or isinstance(value, dict):
+        return msg
+    return f"{msg}, {got}"
 
 
 def _did_you_mean(word: str, options: Iterable[str]) -> str:

@@ -221,21 +221,38 @@ class RunDir:
         self._write(LOG_FILE, ("\n".join(self._log_lines) + "\n").encode("utf-8"))
 
     def _write(self, filename: str, content: bytes | Any) -> Path:
-        folder = self.path
-        fd, tmp = tempfile.mkstemp(prefix=f".{filename}.", suffix=".tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                if isinstance(content, bytes):
-                    f.write(content)
-                else:
-                    content(f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, folder / filename)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return folder / filename
+        return write_atomic(self.path / filename, content)
+
+
+def _file_mode() -> int:
+    """What ``open()`` would give a new file under this process's umask (mkstemp gives 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_FILE_MODE = _file_mode()
+
+
+def write_atomic(path: Path, content: bytes | Any) -> Path:
+    """Write ``content`` (bytes, or a function that writes into a binary file) to ``path``
+    through a temporary file in the same folder and a rename: a reader sees the old file or
+    the whole new one, never a part."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, _FILE_MODE)
+        with os.fdopen(fd, "wb") as f:
+            if isinstance(content, bytes):
+                f.write(content)
+            else:
+                content(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
 
 
 def versions() -> dict[str, str]:

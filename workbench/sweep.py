@@ -53,6 +53,7 @@ import contextlib
 import datetime as _dt
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -66,6 +67,7 @@ from typing import Any
 
 from . import runs
 from .config import ConfigError, Dumper, dump_resolved, load_file, resolve_dict, split_sweep
+from .runs import write_atomic
 from .sweeps.axes import Axis, axis_from_yaml, grid, parse_axis, sample, show, yaml_text
 from .sweeps.summary import (
     NOT_RUN,
@@ -79,10 +81,10 @@ from .sweeps.summary import (
     load_summary,
     plain,
     plot_sweep,
-    write_atomic,
     write_summary,
 )
 from .sweeps.worker import Task, shrink, usable_cores, warm_up
+from .targets import TargetError, choose_target
 
 __all__ = [
     "EXECUTORS",
@@ -299,6 +301,8 @@ def plan(
             file=path,
         )
     axis_list = list(merged.values())
+    if random is not None and random < 1:
+        raise SweepError(f"--random: expected a count >= 1, got {random}")
     n_random = random if random is not None else options.get("random")
     seed = seed if seed is not None else options.get("seed", 0) or 0
     try:
@@ -318,6 +322,9 @@ def plan(
             exp = exp_cache.get(cfg.experiment) or experiments.get(cfg.experiment)
             exp_cache[cfg.experiment] = exp
             exp.check(cfg, path.parent)
+            choose_target(cfg.target, batched=exp.is_batched(cfg))
+        except TargetError as exc:
+            raise SweepError(f"{what}: target: {exc}", file=path) from None
         except ConfigError as exc:
             where = f"{exc.key}: " if exc.key else ""
             more = f" (and {len(exc.more)} more)" if exc.more else ""
@@ -814,6 +821,20 @@ def _executor(name: str, workers: int, threads: int, timeout, address):
     return executor
 
 
+def _check_can_make(folder: Path) -> None:
+    """A :class:`SweepError` now, before any worker starts, if ``folder`` cannot be made."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing != folder and not (existing.is_dir() and os.access(existing, os.W_OK | os.X_OK)):
+        what = "not a folder" if not existing.is_dir() else "not writable"
+        raise SweepError(f"--out {folder}: cannot make the folder ({existing} is {what})")
+
+
+#: The longest --timeout (about 115 days); ``inf`` is no limit.
+MAX_TIMEOUT = 1e7
+
+
 def check_options(
     executor: str, workers: int | None, address: str | None, timeout: float | None
 ) -> None:
@@ -822,8 +843,11 @@ def check_options(
         raise SweepError(f"--executor {executor!r}: accepted: {', '.join(EXECUTORS)}")
     if workers is not None and workers < 1:
         raise SweepError(f"--workers: expected a count >= 1, got {workers}")
-    if timeout is not None and not timeout > 0:
-        raise SweepError(f"--timeout: expected seconds > 0, got {timeout}")
+    if timeout is not None and not (0 < timeout <= MAX_TIMEOUT or timeout == math.inf):
+        raise SweepError(
+            f"--timeout: expected seconds > 0 (at most {MAX_TIMEOUT:.0f}, or inf: no limit), "
+            f"got {timeout}"
+        )
     if address is not None and executor != "dask":
         raise SweepError("--address is the address of a Dask scheduler: add --executor dask")
     if address is not None and workers is not None:
@@ -851,6 +875,8 @@ def run(
     is written (runs in progress marked ``interrupted``) and the exception is raised again.
     """
     check_options(executor, workers, address, timeout)
+    if timeout == math.inf:
+        timeout = None
     reporter = reporter or Reporter()
     folder = plan.out
     if folder.exists() and not folder.is_dir():
@@ -860,6 +886,7 @@ def run(
             f"--out {folder}: the folder is not empty and holds no sweep ({SWEEP_FILE}); "
             "give a new folder, or the folder of the sweep to resume"
         )
+    _check_can_make(folder)
     state = _Sweep(plan, folder)
     skipped = state.scan()
     if state.strangers:
@@ -880,7 +907,10 @@ def run(
         threads = max(1, cores // n)
         ex = _executor(executor, n, threads, timeout, address)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SweepError(f"--out {folder}: cannot make the folder ({exc.strerror})") from None
         write_atomic(folder / SWEEP_FILE, _yaml(plan.describe()).encode("utf-8"))
         state.write_summary()
         if ex is None:

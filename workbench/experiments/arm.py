@@ -124,13 +124,13 @@ Torque = Annotated[
 
 
 class Solver(Section):
-    rtol: float = Field(1e-6, gt=0)
+    rtol: float = Field(1e-6, gt=0, allow_inf_nan=False)
     atol: float | list[float] = 1e-9
     t_span: Pair = (0.0, 1.0)
     t_eval: int | list[float] | None = Field(
         1001, description="a count (equally spaced on t_span), a list of times, or null (steps)"
     )
-    first_step: float | None = Field(None, gt=0)
+    first_step: float | None = Field(None, gt=0, allow_inf_nan=False)
     max_step: float = Field(float("inf"), gt=0)
 
     @field_validator("atol")
@@ -152,8 +152,20 @@ class Solver(Section):
 
     @model_validator(mode="after")
     def _span(self):
-        if self.t_span[0] == self.t_span[1]:
+        t0, t1 = self.t_span
+        if t0 == t1:
             raise ValueError("t_span: start and end must differ")
+        if isinstance(self.t_eval, list):
+            times = np.asarray(self.t_eval, dtype=float)
+            if times.size == 0 or not np.isfinite(times).all():
+                raise ValueError("t_eval: a list of times must be finite and not empty")
+            if times.min() < min(t0, t1) or times.max() > max(t0, t1):
+                raise ValueError(f"t_eval: every time must lie within t_span [{t0}, {t1}]")
+            if np.any(np.diff(times) * (1.0 if t1 > t0 else -1.0) <= 0):
+                order = "increasing" if t1 > t0 else "decreasing"
+                raise ValueError(f"t_eval: the times must be strictly {order} (as t_span runs)")
+        if self.first_step is not None and self.first_step > abs(t1 - t0):
+            raise ValueError(f"first_step: {self.first_step} exceeds |t1 - t0| = {abs(t1 - t0)}")
         return self
 
     def output_times(self, count: int | list[float] | None = None) -> np.ndarray | None:

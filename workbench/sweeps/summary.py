@@ -24,9 +24,10 @@ import json
 import math
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from ..runs import write_atomic
 
 __all__ = [
     "FIXED_AFTER",
@@ -35,7 +36,6 @@ __all__ = [
     "load_summary",
     "plain",
     "plot_sweep",
-    "write_atomic",
     "write_summary",
 ]
 
@@ -46,20 +46,6 @@ SWEEP_FILE = "sweep.yaml"
 FIXED_AFTER = ("wall_s", "message", "run_dir")
 OK = "ok"
 NOT_RUN = ("pending", "running")
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def figure_column(name: str, axes: list[str], errors: list[str]) -> str:
