@@ -336,6 +336,13 @@ def test_reference_error_columns(tmp_path, base):
     rows, warning = sw.sorted_rows(result, "error_q")
     assert warning is None and [r["error_q"] for r in rows] == sorted(r["error_q"] for r in rows)
     assert sw.sorted_rows(result, "nope")[1].startswith("--sort 'nope' is not a column")
+    assert result.warnings == []
+    # an array the runs do not output: an empty column and a warning that lists theirs
+    bad = path.read_text().replace("arrays: [q]", "arrays: [q, nosuch]")
+    path.write_text(bad)
+    cli = invoke("sweep", path, "--out", tmp_path / "s2")
+    assert cli.exit_code == 0, cli.output
+    assert "no array 'nosuch'" in cli.output and "qdot" in cli.output
 
 
 def test_sweep_plot(tmp_path, base):

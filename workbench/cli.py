@@ -450,8 +450,8 @@ def sweep(
             raise typer.Exit(130) from None
         if not quiet:
             rows_warning = sw.sorted_rows(result, sort or result.sort)[1]
-            if rows_warning:
-                err.print(f"[yellow]warning:[/] {escape(rows_warning)}", highlight=False)
+            for warning in [*result.warnings, *([rows_warning] if rows_warning else [])]:
+                err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
             out.print(sw.summary_table(result, sort))
         for line in sw.failure_lines(result):
             err.print(escape(line), highlight=False, soft_wrap=True)

@@ -461,6 +461,7 @@ class SweepResult:
     failed: list[dict]
     reference_failed: list[dict] = field(default_factory=list)
     sort: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -523,6 +524,7 @@ class _Sweep:
         self.rows: dict[str, dict] = {}
         self.ref_state: dict[str, dict] = {}
         self.ref_arrays: dict[str, dict] = {}
+        self.unknown_arrays: dict[str, list[str]] = {}  # reference.arrays a run lacks: its arrays
         self.done: set[str] = set()
         self.errors_done: set[str] = set()
         self.running: set[str] = set()
@@ -747,6 +749,9 @@ class _Sweep:
         if not path.is_file():
             return None
         with np.load(path, allow_pickle=False) as npz:
+            for name in self.plan.reference_arrays:
+                if name not in npz.files:
+                    self.unknown_arrays[name] = sorted(npz.files)
             return {a: npz[a] for a in self.plan.reference_arrays if a in npz.files}
 
     def _reference_arrays(self, key: str | None) -> dict | None:
@@ -792,6 +797,11 @@ class _Sweep:
             failed=failed,
             reference_failed=ref_failed,
             sort=sort,
+            warnings=[
+                f"reference.arrays: the runs have no array {name!r}, so error_{name} is "
+                f"empty (their arrays: {', '.join(have)})"
+                for name, have in self.unknown_arrays.items()
+            ],
         )
 
 
