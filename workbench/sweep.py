@@ -50,8 +50,6 @@ the largest absolute difference between the run's array and its reference's).
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
-import hashlib
 import json
 import math
 import os
@@ -60,15 +58,22 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import runs
-from .config import ConfigError, Dumper, dump_resolved, load_file, resolve_dict, split_sweep
+from .config import Dumper
 from .runs import write_atomic
-from .sweeps.axes import Axis, axis_from_yaml, grid, parse_axis, sample, show, yaml_text
+from .sweeps.plan import HASH_LEN, PlannedRun, Reference, SweepError, SweepPlan, config_hash, plan
+from .sweeps.progress import Reporter, RichReporter
+from .sweeps.results import (
+    SweepResult,
+    failure_lines,
+    is_sweep_folder,
+    plot,
+    sorted_rows,
+    summary_table,
+)
 from .sweeps.summary import (
     NOT_RUN,
     OK,
@@ -77,14 +82,11 @@ from .sweeps.summary import (
     SWEEP_FILE,
     columns,
     figure_column,
-    is_number,
     load_summary,
     plain,
-    plot_sweep,
     write_summary,
 )
 from .sweeps.worker import Task, shrink, usable_cores, warm_up
-from .targets import TargetError, choose_target
 
 __all__ = [
     "EXECUTORS",
@@ -108,371 +110,8 @@ __all__ = [
 ]
 
 EXECUTORS = ("local", "dask")
-SECTION_KEYS = ("axes", "random", "seed", "sort", "reference")
-HASH_LEN = 10
 _RUN_DIR = re.compile(rf"^(\d+)-([0-9a-f]{{{HASH_LEN}}})$")
 _REF_DIR = re.compile(rf"^ref-([0-9a-f]{{{HASH_LEN}}})$")
-
-
-class SweepError(ConfigError):
-    """A sweep that cannot start: bad axes, a bad combination, bad options (exit status 2)."""
-
-
-# ------------------------------------------------------------------------------------ planning
-
-
-@dataclass
-class PlannedRun:
-    """One combination: its axis values, resolved config and run folder name."""
-
-    index: int
-    values: dict[str, Any]
-    cfg: Any
-    text: str
-    hash: str
-    key: str
-    reference: str | None = None  # key of its reference run
-
-    def label(self) -> str:
-        return ", ".join(f"{k}={show(v)}" for k, v in self.values.items())
-
-
-@dataclass
-class Reference:
-    key: str
-    cfg: Any
-    text: str
-    hash: str
-
-
-@dataclass
-class SweepPlan:
-    """A validated sweep, ready to :func:`run`."""
-
-    config: Path
-    name: str
-    kind: str
-    base: dict
-    axes: list[Axis]
-    runs: list[PlannedRun]
-    out: Path
-    random: int | None = None
-    seed: int = 0
-    sort: str | None = None
-    references: list[Reference] = field(default_factory=list)
-    reference_overrides: dict[str, Any] = field(default_factory=dict)
-    reference_arrays: list[str] = field(default_factory=list)
-
-    @property
-    def base_dir(self) -> Path:
-        return self.config.parent
-
-    @property
-    def error_columns(self) -> list[str]:
-        return [f"error_{a}" for a in self.reference_arrays]
-
-    def describe(self) -> dict[str, Any]:
-        """What ``sweep.yaml`` records."""
-        return plain(
-            {
-                "name": self.name,
-                "experiment": self.kind,
-                "config": str(self.config.resolve()),
-                "mode": "random" if self.random else "grid",
-                "random": self.random,
-                "seed": self.seed,
-                "sort": self.sort,
-                "axes": {ax.key: ax.values for ax in self.axes},
-                "axis_specs": {ax.key: ax.spec for ax in self.axes},
-                "reference": {
-                    "overrides": self.reference_overrides,
-                    "arrays": self.reference_arrays,
-                    "runs": [r.key for r in self.references],
-                }
-                if self.references
-                else None,
-                "base": self.base,
-                "runs": [
-                    {"index": r.index, "folder": r.key, "values": r.values}
-                    | ({"reference": r.reference} if r.reference else {})
-                    for r in self.runs
-                ],
-            }
-        )
-
-
-def _hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:HASH_LEN]
-
-
-def _parse_section(section: Any, file: Path) -> tuple[list[Axis], dict[str, Any]]:
-    if section is None:
-        return [], {}
-    if not isinstance(section, dict) or not section:
-        raise SweepError(
-            "expected a mapping of axes (KEY: [values] or KEY: logspace(a,b,n)), or axes: with "
-            f"options ({', '.join(SECTION_KEYS[1:])})",
-            file=file,
-            key="sweep",
-        )
-    if "axes" not in section:
-        return [axis_from_yaml(k, v, file=file) for k, v in section.items()], {}
-    for key in section:
-        if key not in SECTION_KEYS:
-            raise SweepError(
-                f"unknown key {key!r} beside axes: (accepted: {', '.join(SECTION_KEYS)})",
-                file=file,
-                key=f"sweep.{key}",
-            )
-    axes_map = section["axes"]
-    if not isinstance(axes_map, dict) or not axes_map:
-        raise SweepError("expected a mapping of axes, KEY: [values]", file=file, key="sweep.axes")
-    axes = [axis_from_yaml(k, v, file=file, where="sweep.axes") for k, v in axes_map.items()]
-    options = {k: v for k, v in section.items() if k != "axes"}
-    rnd = options.get("random")
-    if rnd is not None and (isinstance(rnd, bool) or not isinstance(rnd, int) or rnd < 1):
-        raise SweepError(
-            f"expected a count >= 1 or null, got {rnd!r}", file=file, key="sweep.random"
-        )
-    seed = options.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise SweepError(f"expected an integer, got {seed!r}", file=file, key="sweep.seed")
-    sort = options.get("sort")
-    if sort is not None and not isinstance(sort, str):
-        raise SweepError(f"expected a column name, got {sort!r}", file=file, key="sweep.sort")
-    ref = options.get("reference")
-    if ref is not None:
-        if not isinstance(ref, dict) or set(ref) - {"overrides", "arrays"}:
-            raise SweepError(
-                "expected a mapping with overrides: {KEY: value, ...} and arrays: [name, ...]",
-                file=file,
-                key="sweep.reference",
-            )
-        overrides, arrays = ref.get("overrides"), ref.get("arrays")
-        if not isinstance(overrides, dict) or not overrides:
-            raise SweepError(
-                "expected a mapping of KEY: value applied on top of each combination "
-                "(e.g. {solver.rtol: 1e-12})",
-                file=file,
-                key="sweep.reference.overrides",
-            )
-        if (
-            not isinstance(arrays, list)
-            or not arrays
-            or not all(isinstance(a, str) and a for a in arrays)
-        ):
-            raise SweepError(
-                "expected a list of output array names (e.g. [q])",
-                file=file,
-                key="sweep.reference.arrays",
-            )
-    return axes, options
-
-
-def plan(
-    config: str | os.PathLike[str],
-    axes: Iterable[str] = (),
-    *,
-    random: int | None = None,
-    seed: int | None = None,
-    sort: str | None = None,
-    out: str | os.PathLike[str] | None = None,
-) -> SweepPlan:
-    """Read ``config``, add the command-line ``axes`` and resolve every combination.
-
-    Raises :class:`SweepError` (a :class:`~workbench.config.ConfigError`) for anything wrong,
-    naming the file, the axis or the combination; nothing is written.
-    """
-    from . import experiments
-    from .experiments.base import ProblemError
-
-    path = Path(config)
-    raw = load_file(path)
-    base, section = split_sweep(raw)
-    file_axes, options = _parse_section(section, path)
-    merged: dict[str, Axis] = {ax.key: ax for ax in file_axes}
-    for text in axes:
-        ax = parse_axis(text)
-        merged[ax.key] = ax  # replaces the file's axis of that key, keeping its place
-    if not merged:
-        raise SweepError(
-            "nothing to sweep: give axes as KEY=V1,V2,... after the config file, or a sweep: "
-            "section in it",
-            file=path,
-        )
-    axis_list = list(merged.values())
-    if random is not None and random < 1:
-        raise SweepError(f"--random: expected a count >= 1, got {random}")
-    n_random = random if random is not None else options.get("random")
-    seed = seed if seed is not None else options.get("seed", 0) or 0
-    try:
-        combos = sample(axis_list, n_random, seed) if n_random else grid(axis_list)
-    except ConfigError as exc:
-        raise SweepError(exc.problem, file=path) from None
-
-    width = max(3, len(str(len(combos) - 1)))
-    runs: list[PlannedRun] = []
-    seen: dict[str, PlannedRun] = {}
-    exp_cache: dict[str, Any] = {}
-
-    def resolve(values: dict[str, Any], extra: dict[str, Any], what: str):
-        texts = [f"{k}={yaml_text(v)}" for k, v in {**values, **extra}.items()]
-        try:
-            cfg = resolve_dict(base, texts, file=path)
-            exp = exp_cache.get(cfg.experiment) or experiments.get(cfg.experiment)
-            exp_cache[cfg.experiment] = exp
-            exp.check(cfg, path.parent)
-            choose_target(cfg.target, batched=exp.is_batched(cfg))
-        except TargetError as exc:
-            raise SweepError(f"{what}: target: {exc}", file=path) from None
-        except ConfigError as exc:
-            where = f"{exc.key}: " if exc.key else ""
-            more = f" (and {len(exc.more)} more)" if exc.more else ""
-            raise SweepError(f"{what}: {where}{exc.problem}{more}", file=path) from None
-        except ProblemError as exc:
-            raise SweepError(f"{what}: {exc}", file=path) from None
-        text = dump_resolved(cfg)
-        return cfg, text, _hash(text)
-
-    for i, values in enumerate(combos):
-        label = ", ".join(f"{k}={show(v)}" for k, v in values.items())
-        cfg, text, digest = resolve(values, {}, f"sweep combination {i} ({label})")
-        if digest in seen:
-            other = seen[digest]
-            raise SweepError(
-                f"sweep combinations {other.index} ({other.label()}) and {i} ({label}) give "
-                "the same config; remove the duplicate value",
-                file=path,
-            )
-        run_ = PlannedRun(i, values, cfg, text, digest, f"{i:0{width}d}-{digest}")
-        seen[digest] = run_
-        runs.append(run_)
-
-    references: dict[str, Reference] = {}
-    ref_opts = options.get("reference") or {}
-    ref_overrides = dict(ref_opts.get("overrides") or {})
-    for run_ in runs if ref_overrides else []:
-        what = f"sweep.reference for combination {run_.index} ({run_.label()})"
-        cfg, text, digest = resolve(run_.values, ref_overrides, what)
-        key = f"ref-{digest}"
-        references.setdefault(key, Reference(key, cfg, text, digest))
-        run_.reference = key
-
-    first = runs[0].cfg
-    if out is None:
-        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        safe = re.sub(r"[^A-Za-z0-9._+-]+", "-", first.name).strip(".-") or "sweep"
-        out = Path(first.output) / f"{safe}-sweep-{stamp}"
-    return SweepPlan(
-        config=path,
-        name=first.name,
-        kind=first.experiment,
-        base=base,
-        axes=axis_list,
-        runs=runs,
-        out=Path(out),
-        random=n_random,
-        seed=seed,
-        sort=sort if sort is not None else options.get("sort"),
-        references=list(references.values()),
-        reference_overrides=ref_overrides,
-        reference_arrays=list(ref_opts.get("arrays") or []),
-    )
-
-
-# ----------------------------------------------------------------------------------- progress
-
-
-class Reporter:
-    """Told what a sweep is doing; the base class ignores it all."""
-
-    def start(self, total: int, skipped: int) -> None: ...
-
-    def update(self, done: int, failed: int, running: int) -> None: ...
-
-    def note(self, text: str) -> None: ...
-
-    def stop(self) -> None: ...
-
-
-class RichReporter(Reporter):
-    """A rich progress bar over runs (done, failed, running, ETA) on ``console``."""
-
-    def __init__(self, console, enabled: bool = True):
-        self.console = console
-        self.enabled = enabled
-        self.bar = None
-        self.task = None
-
-    def start(self, total: int, skipped: int) -> None:
-        if not self.enabled:
-            return
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        if skipped:
-            self.console.print(f"{skipped} run(s) already done in this folder: skipped")
-        self.bar = Progress(
-            TextColumn("sweep"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[counts]}"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=self.console,
-            transient=False,
-        )
-        self.task = self.bar.add_task("sweep", total=total, counts="")
-        self.bar.start()
-
-    def update(self, done: int, failed: int, running: int) -> None:
-        if self.bar is not None:
-            counts = f"[green]{done - failed} ok[/] [red]{failed} failed[/] {running} running"
-            self.bar.update(self.task, completed=done, counts=counts)
-
-    def note(self, text: str) -> None:
-        if self.enabled:
-            self.console.print(text, highlight=False)
-
-    def stop(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-            self.bar = None
-
-
-# ------------------------------------------------------------------------------------- running
-
-
-@dataclass
-class SweepResult:
-    """What :func:`run` did: ``rows`` are the summary's, ``exit_code`` 0 (all ok) or 1."""
-
-    path: Path
-    columns: list[str]
-    rows: list[dict]
-    skipped: int
-    failed: list[dict]
-    reference_failed: list[dict] = field(default_factory=list)
-    sort: str | None = None
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for row in self.rows:
-            out[row["status"]] = out.get(row["status"], 0) + 1
-        return out
-
-    @property
-    def exit_code(self) -> int:
-        return 0 if not self.failed and not self.reference_failed else 1
 
 
 class _NamedRunDir(runs.RunDir):
@@ -581,7 +220,9 @@ class _Sweep:
             if path is None:
                 continue
             try:
-                same = _hash((path / runs.CONFIG_FILE).read_text(encoding="utf-8")) == item.hash
+                same = (
+                    config_hash((path / runs.CONFIG_FILE).read_text(encoding="utf-8")) == item.hash
+                )
                 result = json.loads((path / runs.RESULT_FILE).read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 continue
@@ -957,96 +598,3 @@ def _yaml(data: Any) -> str:
     import yaml
 
     return yaml.dump(data, Dumper=Dumper, sort_keys=False, default_flow_style=None, width=100)
-
-
-# ------------------------------------------------------------------------------------ showing
-
-
-def _sort_key(column: str, descending: bool):
-    def key(row: dict):
-        value = row.get(column)
-        missing = value is None or (isinstance(value, float) and value != value)
-        if missing:
-            return (1, 0, "")
-        if is_number(value):
-            return (0, 0, -value if descending else value)
-        return (0, 1, str(value))
-
-    return key
-
-
-def sorted_rows(result: SweepResult, sort: str | None) -> tuple[list[dict], str | None]:
-    """The rows sorted by column ``sort`` (``-col``: descending), missing values last; and a
-    warning when ``sort`` is not a column (the rows then stay in index order)."""
-    if not sort:
-        return result.rows, None
-    descending = sort.startswith("-")
-    column = sort[1:] if descending else sort
-    if column not in result.columns:
-        have = ", ".join(c for c in result.columns if c not in ("message", "run_dir"))
-        return result.rows, f"--sort {sort!r} is not a column of the summary (have: {have})"
-    return sorted(result.rows, key=_sort_key(column, descending)), None
-
-
-def summary_table(result: SweepResult, sort: str | None = None):
-    """A rich Table of the summary (scalar columns only), sorted by ``sort``."""
-    from rich.markup import escape
-    from rich.table import Table
-
-    rows, _warning = sorted_rows(result, sort or result.sort)
-    axes = result.columns[1 : result.columns.index("status")]
-    shown = [
-        c
-        for c in result.columns
-        if c not in ("message", "run_dir")
-        and (c in axes or all(not isinstance(r.get(c), (list, dict)) for r in rows))
-    ]
-    table = Table(title=f"sweep {result.path.name}: {len(rows)} runs")
-    for col in shown:
-        table.add_column(col, justify="right" if col not in ("status",) else "left")
-    colours = {OK: "green", "pending": "dim", "running": "yellow"}
-    for row in rows:
-        cells = []
-        for col in shown:
-            value = row.get(col)
-            if col == "status":
-                cells.append(f"[{colours.get(value, 'red')}]{value}[/]")
-            elif isinstance(value, float):
-                cells.append(f"{value:.4g}")
-            elif isinstance(value, (list, dict)):
-                cells.append(escape(show(value)))
-            else:
-                cells.append(escape("" if value is None else str(value)))
-        table.add_row(*cells)
-    return table
-
-
-def failure_lines(result: SweepResult) -> list[str]:
-    """One line per run (and reference run) that did not succeed, for the end of a sweep."""
-    lines = []
-    for row in result.failed:
-        values = ", ".join(
-            f"{k}={show(row[k])}" for k in result.columns[1 : result.columns.index("status")]
-        )
-        where = f" [{row['run_dir']}]" if row.get("run_dir") else ""
-        lines.append(f"run {row['index']} ({values}): {row['status']}: {row.get('message')}{where}")
-    for ref in result.reference_failed:
-        lines.append(f"reference run {ref['run_dir']}: {ref['status']}: {ref.get('message')}")
-    if lines:
-        total = len(result.rows)
-        lines.insert(0, f"{len(result.failed)} of {total} runs did not succeed:")
-    return lines
-
-
-def is_sweep_folder(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` is a sweep folder (it has ``sweep.yaml`` and ``summary.json``)."""
-    p = Path(path)
-    return (p / SWEEP_FILE).is_file() and (p / SUMMARY_JSON).is_file()
-
-
-def plot(folder: str | os.PathLike[str], x: str, y: str, output=None) -> Path:
-    """``y`` against varied key ``x`` for the sweep in ``folder`` (PNG; needs matplotlib)."""
-    try:
-        return plot_sweep(folder, x, y, output)
-    except ValueError as exc:
-        raise SweepError(str(exc)) from None

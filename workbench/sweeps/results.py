@@ -1,0 +1,133 @@
+"""What a sweep did (:class:`SweepResult`) and how it is shown: the sorted summary table,
+the failures, and the figure against a varied key."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .axes import show
+from .plan import SweepError
+from .summary import (
+    OK,
+    SUMMARY_JSON,
+    SWEEP_FILE,
+    is_number,
+    plot_sweep,
+)
+
+
+@dataclass
+class SweepResult:
+    """What :func:`run` did: ``rows`` are the summary's, ``exit_code`` 0 (all ok) or 1."""
+
+    path: Path
+    columns: list[str]
+    rows: list[dict]
+    skipped: int
+    failed: list[dict]
+    reference_failed: list[dict] = field(default_factory=list)
+    sort: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for row in self.rows:
+            out[row["status"]] = out.get(row["status"], 0) + 1
+        return out
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if not self.failed and not self.reference_failed else 1
+
+
+def _sort_key(column: str, descending: bool):
+    def key(row: dict):
+        value = row.get(column)
+        missing = value is None or (isinstance(value, float) and value != value)
+        if missing:
+            return (1, 0, "")
+        if is_number(value):
+            return (0, 0, -value if descending else value)
+        return (0, 1, str(value))
+
+    return key
+
+
+def sorted_rows(result: SweepResult, sort: str | None) -> tuple[list[dict], str | None]:
+    """The rows sorted by column ``sort`` (``-col``: descending), missing values last; and a
+    warning when ``sort`` is not a column (the rows then stay in index order)."""
+    if not sort:
+        return result.rows, None
+    descending = sort.startswith("-")
+    column = sort[1:] if descending else sort
+    if column not in result.columns:
+        have = ", ".join(c for c in result.columns if c not in ("message", "run_dir"))
+        return result.rows, f"--sort {sort!r} is not a column of the summary (have: {have})"
+    return sorted(result.rows, key=_sort_key(column, descending)), None
+
+
+def summary_table(result: SweepResult, sort: str | None = None):
+    """A rich Table of the summary (scalar columns only), sorted by ``sort``."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    rows, _warning = sorted_rows(result, sort or result.sort)
+    axes = result.columns[1 : result.columns.index("status")]
+    shown = [
+        c
+        for c in result.columns
+        if c not in ("message", "run_dir")
+        and (c in axes or all(not isinstance(r.get(c), (list, dict)) for r in rows))
+    ]
+    table = Table(title=f"sweep {result.path.name}: {len(rows)} runs")
+    for col in shown:
+        table.add_column(col, justify="right" if col not in ("status",) else "left")
+    colours = {OK: "green", "pending": "dim", "running": "yellow"}
+    for row in rows:
+        cells = []
+        for col in shown:
+            value = row.get(col)
+            if col == "status":
+                cells.append(f"[{colours.get(value, 'red')}]{value}[/]")
+            elif isinstance(value, float):
+                cells.append(f"{value:.4g}")
+            elif isinstance(value, (list, dict)):
+                cells.append(escape(show(value)))
+            else:
+                cells.append(escape("" if value is None else str(value)))
+        table.add_row(*cells)
+    return table
+
+
+def failure_lines(result: SweepResult) -> list[str]:
+    """One line per run (and reference run) that did not succeed, for the end of a sweep."""
+    lines = []
+    for row in result.failed:
+        values = ", ".join(
+            f"{k}={show(row[k])}" for k in result.columns[1 : result.columns.index("status")]
+        )
+        where = f" [{row['run_dir']}]" if row.get("run_dir") else ""
+        lines.append(f"run {row['index']} ({values}): {row['status']}: {row.get('message')}{where}")
+    for ref in result.reference_failed:
+        lines.append(f"reference run {ref['run_dir']}: {ref['status']}: {ref.get('message')}")
+    if lines:
+        total = len(result.rows)
+        lines.insert(0, f"{len(result.failed)} of {total} runs did not succeed:")
+    return lines
+
+
+def is_sweep_folder(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a sweep folder (it has ``sweep.yaml`` and ``summary.json``)."""
+    p = Path(path)
+    return (p / SWEEP_FILE).is_file() and (p / SUMMARY_JSON).is_file()
+
+
+def plot(folder: str | os.PathLike[str], x: str, y: str, output=None) -> Path:
+    """``y`` against varied key ``x`` for the sweep in ``folder`` (PNG; needs matplotlib)."""
+    try:
+        return plot_sweep(folder, x, y, output)
+    except ValueError as exc:
+        raise SweepError(str(exc)) from None
