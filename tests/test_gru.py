@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from gradcheck import assert_close_blocks, central_differences
 
 from workbench.data.sequences import ptb_producer
 from workbench.models import gru
@@ -27,27 +28,7 @@ def problem(V, H, B, T, layers=1, seed=0, dtype=np.float64):
 
 
 def finite_differences(params, x, y, state, h=1e-6):
-    fd = {}
-    for name, p in params.items():
-        g = np.empty_like(p)
-        for idx in np.ndindex(p.shape):
-            saved = p[idx]
-            p[idx] = saved + h
-            up, _ = gru.forward_loss(params, x, y, state)
-            p[idx] = saved - h
-            down, _ = gru.forward_loss(params, x, y, state)
-            p[idx] = saved
-            g[idx] = (up - down) / (2 * h)
-        fd[name] = g
-    return fd
-
-
-def assert_close_blocks(got, want, rtol):
-    assert set(got) == set(want)
-    for name in want:
-        scale = np.linalg.norm(want[name])
-        err = np.linalg.norm(got[name] - want[name])
-        assert err <= rtol * max(scale, 1e-3), (name, err, scale)
+    return central_differences(lambda: gru.forward_loss(params, x, y, state)[0], params, h)
 
 
 # ------------------------------------------------------------------------------- gradients

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from gradcheck import assert_close_blocks, central_differences
 
 from workbench.models import nets
 
@@ -27,27 +28,7 @@ def problem(sizes, n=13, seed=0, bias_scale=0.1):
 
 def finite_differences(params, X, y, h=1e-6, **kw):
     """Central differences of the loss, one parameter entry at a time."""
-    fd = {}
-    for name, p in params.items():
-        g = np.empty_like(p)
-        for idx in np.ndindex(p.shape):
-            saved = p[idx]
-            p[idx] = saved + h
-            up, _ = nets.loss_and_grad(params, X, y, **kw)
-            p[idx] = saved - h
-            down, _ = nets.loss_and_grad(params, X, y, **kw)
-            p[idx] = saved
-            g[idx] = (up - down) / (2 * h)
-        fd[name] = g
-    return fd
-
-
-def assert_close_blocks(got, want, rtol):
-    assert set(got) == set(want)
-    for name in want:
-        scale = np.linalg.norm(want[name])
-        err = np.linalg.norm(got[name] - want[name])
-        assert err <= rtol * max(scale, 1e-3), (name, err, scale)
+    return central_differences(lambda: nets.loss_and_grad(params, X, y, **kw)[0], params, h)
 
 
 CASES = [
