@@ -407,3 +407,27 @@ def test_shape_errors_say_what_to_do():
         minimize_bfgs(value, np.zeros(2), args=args, hess_inv0=-np.eye(2))
     with pytest.raises(ValueError, match="`jac` must be a callable"):
         minimize_bfgs(value, np.zeros(2), args=args, jac="cs")
+
+
+@pytest.mark.parametrize("ord", [np.inf, -np.inf, 2.0, 1.0, 0.5, -1.0, 3.0])
+def test_vecnorm_is_scipys_to_the_last_bit(ord):
+    # numpy's array power squares for ord 2 (libm's pow rounds some squares differently),
+    # and sums in pairwise blocks of 128; scipy's vecnorm is built on both
+    from scipy.optimize._optimize import vecnorm as scipy_vecnorm
+
+    from workbench.optimize._bfgs_kernel import vecnorm
+
+    rng = np.random.default_rng(7)
+    # libm's pow(x, 2) and x * x differ where the square is subnormal, as for this x
+    edge = np.array([9.829381385314735e-156, 9.852219552596867e-156])
+    for n in (1, 2, 3, 7, 8, 50, 129, 300, 1000):
+        x = rng.standard_normal(n) * rng.choice([1e-150, 1e-3, 1.0, 1e3, 1e150], n)
+        if n <= 2:
+            x = edge[:n].copy()
+        got = vecnorm(x, float(ord), np.empty(n))
+        with np.errstate(over="ignore"):  # (1e150)**3 is inf in both
+            want = float(scipy_vecnorm(x, ord=ord))
+        if ord in (2.0, 1.0, 0.5, -1.0, np.inf, -np.inf):
+            assert got == want, (n, got, want)
+        else:  # numpy's own pow (vectorised) and libm's round a few cases apart
+            assert got == pytest.approx(want, rel=1e-14)

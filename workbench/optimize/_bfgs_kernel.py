@@ -37,6 +37,24 @@ jit = njit(cache=True, error_model="numpy")
 leaf = njit(cache=True, error_model="numpy", _nrt=False)
 
 
+@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+def _power(a, ord):
+    """``a ** ord`` as numpy's array power gives it: numpy turns the exponents 2, 1, 0.5, -1
+    and 0 into square, copy, sqrt, reciprocal and ones, which round differently from (and
+    cost less than) libm's ``pow``; other exponents fall back to ``pow``."""
+    if ord == 2.0:
+        return a * a
+    if ord == 1.0:
+        return a
+    if ord == 0.5:
+        return math.sqrt(a)
+    if ord == -1.0:
+        return 1.0 / a
+    if ord == 0.0:
+        return 1.0
+    return a**ord
+
+
 @leaf
 def _pow_block(x, ord, lo, n):
     """numpy's pairwise sum of ``|x|**ord`` over ``x[lo:lo+n]`` for n <= 128: a plain loop
@@ -44,30 +62,30 @@ def _pow_block(x, ord, lo, n):
     if n < 8:
         acc = -0.0
         for i in range(lo, lo + n):
-            acc += abs(x[i]) ** ord
+            acc += _power(abs(x[i]), ord)
         return acc
-    r0 = abs(x[lo]) ** ord
-    r1 = abs(x[lo + 1]) ** ord
-    r2 = abs(x[lo + 2]) ** ord
-    r3 = abs(x[lo + 3]) ** ord
-    r4 = abs(x[lo + 4]) ** ord
-    r5 = abs(x[lo + 5]) ** ord
-    r6 = abs(x[lo + 6]) ** ord
-    r7 = abs(x[lo + 7]) ** ord
+    r0 = _power(abs(x[lo]), ord)
+    r1 = _power(abs(x[lo + 1]), ord)
+    r2 = _power(abs(x[lo + 2]), ord)
+    r3 = _power(abs(x[lo + 3]), ord)
+    r4 = _power(abs(x[lo + 4]), ord)
+    r5 = _power(abs(x[lo + 5]), ord)
+    r6 = _power(abs(x[lo + 6]), ord)
+    r7 = _power(abs(x[lo + 7]), ord)
     i = 8
     while i < n - n % 8:
-        r0 += abs(x[lo + i]) ** ord
-        r1 += abs(x[lo + i + 1]) ** ord
-        r2 += abs(x[lo + i + 2]) ** ord
-        r3 += abs(x[lo + i + 3]) ** ord
-        r4 += abs(x[lo + i + 4]) ** ord
-        r5 += abs(x[lo + i + 5]) ** ord
-        r6 += abs(x[lo + i + 6]) ** ord
-        r7 += abs(x[lo + i + 7]) ** ord
+        r0 += _power(abs(x[lo + i]), ord)
+        r1 += _power(abs(x[lo + i + 1]), ord)
+        r2 += _power(abs(x[lo + i + 2]), ord)
+        r3 += _power(abs(x[lo + i + 3]), ord)
+        r4 += _power(abs(x[lo + i + 4]), ord)
+        r5 += _power(abs(x[lo + i + 5]), ord)
+        r6 += _power(abs(x[lo + i + 6]), ord)
+        r7 += _power(abs(x[lo + i + 7]), ord)
         i += 8
     acc = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
     while i < n:
-        acc += abs(x[lo + i]) ** ord
+        acc += _power(abs(x[lo + i]), ord)
         i += 1
     return acc
 
