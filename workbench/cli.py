@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -194,8 +195,8 @@ def _interrupted(rd, config: Path, overrides, exp) -> None:
 
     partial = rd.partial_path
     if exp.checkpoints and partial is not None and (partial / CHECKPOINT_META).exists():
-        again = " ".join(
-            ["workbench run", str(config), *(overrides or []), "--resume", str(partial)]
+        again = shlex.join(
+            ["workbench", "run", str(config), *(overrides or []), "--resume", str(partial)]
         )
         err.print(
             f"interrupted: the run's last checkpoint is in {escape(str(partial))}; continue it "
