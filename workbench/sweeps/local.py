@@ -107,14 +107,7 @@ class LocalExecutor:
         for slot in self._slots:
             slot.process.join(max(0.0, deadline - time.monotonic()))
         for slot in list(self._slots):
-            if slot.process.is_alive():
-                slot.process.kill()
-                slot.process.join(5)
-            try:
-                slot.conn.close()
-            except OSError:
-                pass
-        self._slots.clear()
+            self._discard(slot)
 
     # ---------------------------------------------------------------------------------- runs
 
