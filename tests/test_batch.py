@@ -20,6 +20,13 @@ def damped(t, y, dydt, p, forcing):
 
 
 @njit
+def damped_allocating(t, y, dydt, p, forcing):
+    """The same dynamics through a temporary array: the stepping code runs without reference
+    counting, and must still let a right-hand side allocate."""
+    dydt[:] = np.array([y[1], -p[0] * y[0] - p[1] * y[1] + forcing * np.cos(t)])
+
+
+@njit
 def damped_out(t, y, p, forcing):
     dydt = np.empty(2)
     damped(t, y, dydt, p, forcing)
@@ -120,6 +127,18 @@ def test_njit_rhs_batch_equals_loop_and_reports_failed_members(target):
     w, t = 0.5, t_eval
     exact = np.sin(w * t) / w + 0.3 * (np.cos(w * t) - np.cos(t)) / (1 - w**2)
     np.testing.assert_allclose(batch.y[3, 0], exact, rtol=0, atol=2e-2)
+
+
+@pytest.mark.parametrize("target", ["cpu", "parallel"])
+def test_allocating_rhs_gives_the_numbers_of_the_in_place_one(target):
+    y0s = np.array([[1.0, 0.0], [0.5, -0.2]])
+    params = np.array([[1.0, 0.1], [4.0, 0.5]])
+    kw = dict(params=params, args=(0.3,), t_eval=np.linspace(0, 10, 6), target=target)
+    plain = solve_ivp_batch(damped, (0, 10), y0s, **kw)
+    allocating = solve_ivp_batch(damped_allocating, (0, 10), y0s, **kw)
+    np.testing.assert_array_equal(allocating.y, plain.y)
+    np.testing.assert_array_equal(allocating.nfev, plain.nfev)
+    assert plain.nfev.min() > 20  # it did integrate
 
 
 OPTIONS = {

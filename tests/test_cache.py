@@ -42,7 +42,7 @@ CASES = [
         "configs/arm.yaml",
         "cpu",
         (),
-        "workbench.integrate._rk45.solve_one,workbench.models.arm.ARM_RHS",
+        "workbench.integrate._rk45.solve_to_grid,workbench.models.arm.ARM_RHS",
     ),
     (
         "configs/arm_ensemble.yaml",

@@ -11,6 +11,8 @@ import numpy as np
 from numba import njit, typeof
 from numba.core.registry import CPUDispatcher
 
+_F64 = np.dtype(np.float64)
+
 
 class CompiledCallback:
     """A C callback (``cfunc``, defined at module level) and the Python function behind it."""
@@ -43,7 +45,12 @@ class CompiledCallback:
             raise ValueError(
                 f"a {type(self).__name__} takes args=(p, data): at most two float64 arrays."
             )
-        arrays = [np.ascontiguousarray(a, dtype=float).ravel() for a in args]
+        arrays = [
+            a
+            if type(a) is np.ndarray and a.dtype == _F64 and a.ndim == 1 and a.flags.c_contiguous
+            else np.ascontiguousarray(a, dtype=float).ravel()
+            for a in args
+        ]
         while len(arrays) < 2:
             arrays.append(np.empty(0))
         return arrays[0], arrays[1]

@@ -11,7 +11,7 @@ from numba import njit, prange
 from .._compiled import as_dispatcher
 from . import _rk45
 from ._ivp import status_message, validate_common, validate_y0
-from ._rhs import CompiledRHS
+from ._rhs import CompiledRHS, with_nrt
 from ._tableau import N_STAGES, P
 
 #: Columns of the per-member integer statistics.
@@ -27,7 +27,7 @@ def solve_member(rhs, p, args, t0, t1, y0, t_eval, first, rtol, atol, max_step, 
     y_new = np.empty(n)
     tmp = np.empty(n)
     Q = np.empty((n, P.shape[1]))
-    code, nfev, nacc, nrej, t_end, t_bad = _rk45.integrate_to_grid(
+    code, nfev, nacc, nrej, t_end, t_bad, _ = _rk45.integrate_to_grid(
         rhs, p, args, t0, t1, y0, t_eval, first, rtol, atol, max_step, K, y, y_new, tmp, Q, y_out
     )
     stats[i, STATUS] = code
@@ -196,7 +196,8 @@ def solve_ivp_batch(
         if isinstance(rhs, CompiledRHS):
             kernel, fn = _cpu_kernel(choice, dynamic=False), rhs.address
         else:
-            kernel, fn = _cpu_kernel(choice, dynamic=True), as_dispatcher(rhs, "rhs")
+            kernel = _cpu_kernel(choice, dynamic=True)
+            fn = with_nrt(as_dispatcher(rhs, "rhs"))
         for lo in range(0, m, chunk):
             hi = min(m, lo + chunk)
             kernel(

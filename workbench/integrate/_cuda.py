@@ -77,7 +77,7 @@ def make_kernel(rhs_device, n: int):
         y_new = cuda.local.array(n, float64)
         tmp = cuda.local.array(n, float64)
         Q = cuda.local.array((n, _N_COEF), float64)
-        code, nfev, nacc, nrej, t_end, t_bad = integrate_to_grid(
+        code, nfev, nacc, nrej, t_end, t_bad, _ = integrate_to_grid(
             rhs_device,
             P[i],
             args,

@@ -114,18 +114,6 @@ def _as_float(name: str, value) -> float:
         raise ValueError(f"`{name}` must be a real number, got {value!r}.") from None
 
 
-@njit(cache=True)
-def _grid_problem(t_eval, lo, hi, direction):
-    """0 if ``t_eval`` lies in [lo, hi] and is strictly monotone in ``direction``; else 1 for a
-    value outside (or NaN), 2 for a value out of order."""
-    for i in range(t_eval.shape[0]):
-        if not (lo <= t_eval[i] <= hi):
-            return 1
-        if i > 0 and direction * (t_eval[i] - t_eval[i - 1]) <= 0:
-            return 2
-    return 0
-
-
 _atol_vectors: dict = {}
 
 
@@ -140,12 +128,13 @@ def _atol_vector(n: int, atol: float) -> np.ndarray:
     return vector
 
 
-def validate_common(t_span, y0, t_eval, rtol, atol, first_step, max_step):
+def validate_common(t_span, y0, t_eval, rtol, atol, first_step, max_step, check_t_eval=True):
     """Check and normalise the arguments shared by the single and batch solvers.
 
     Returns (t0, t1, t_eval or None, rtol, atol vector, first_step (0 = automatic), max_step).
     Every violation is a ValueError that says what is accepted. Kept lean: for a small system
-    these checks cost about as much as the integration itself.
+    these checks cost about as much as the integration itself. ``check_t_eval=False`` leaves
+    the range and order of ``t_eval`` to the caller's kernel (:func:`check_grid`).
     """
     try:
         t0, t1 = (float(v) for v in t_span)
@@ -193,17 +182,23 @@ def validate_common(t_span, y0, t_eval, rtol, atol, first_step, max_step):
         t_eval = np.ascontiguousarray(t_eval, dtype=float)
         if t_eval.ndim != 1:
             raise ValueError(f"`t_eval` must be 1-dimensional, got shape {t_eval.shape}.")
-        lo, hi = min(t0, t1), max(t0, t1)
-        values = (t_eval, lo, hi, 1.0 if t1 >= t0 else -1.0)
-        problem = kernel_entry(_grid_problem, values, t_eval.flags.writeable)(*values)
-        if problem == 1:
-            raise ValueError(f"Values in `t_eval` must lie within `t_span` [{lo!r}, {hi!r}].")
-        if problem == 2:
-            order = "increasing" if t1 >= t0 else "decreasing"
-            raise ValueError(
-                f"Values in `t_eval` must be strictly {order} (the direction of integration)."
-            )
+        if check_t_eval:
+            values = (t_eval, t0, t1)
+            problem = kernel_entry(_rk45.grid_problem, values, t_eval.flags.writeable)(*values)
+            check_grid(problem, t0, t1)
     return t0, t1, t_eval, rtol, atol_v, first, max_step
+
+
+def check_grid(problem: int, t0: float = 0.0, t1: float = 0.0) -> None:
+    """Raise scipy's error for a ``t_eval`` that :func:`._rk45.grid_problem` found wrong."""
+    if problem == _rk45.GRID_OUTSIDE_SPAN:
+        lo, hi = min(t0, t1), max(t0, t1)
+        raise ValueError(f"Values in `t_eval` must lie within `t_span` [{lo!r}, {hi!r}].")
+    if problem == _rk45.GRID_OUT_OF_ORDER:
+        order = "increasing" if t1 >= t0 else "decreasing"
+        raise ValueError(
+            f"Values in `t_eval` must be strictly {order} (the direction of integration)."
+        )
 
 
 def validate_y0(y0, ndim: int = 1, name: str = "y0") -> np.ndarray:
@@ -232,7 +227,7 @@ def _in_place(fun):
     adapter = _adapters.get(fun)
     if adapter is None:
 
-        @njit(error_model="numpy")
+        @njit(error_model="numpy", _nrt=True)  # it allocates: see _rhs.with_nrt
         def adapter(t, y, dydt, p, *args):
             dydt[:] = fun(t, y, *args)
 
@@ -299,7 +294,7 @@ def solve_ivp(
     """
     y0 = validate_y0(y0)
     t0, t1, t_eval, rtol, atol_v, first, max_step = validate_common(
-        t_span, y0, t_eval, rtol, atol, first_step, max_step
+        t_span, y0, t_eval, rtol, atol, first_step, max_step, check_t_eval=False
     )
     if not isinstance(args, tuple):
         args = (args,)
@@ -316,19 +311,31 @@ def solve_ivp(
             (rhs, p, data), dynamic = wrapped, False
         else:
             rhs, p, data, dynamic = _in_place(disp), _EMPTY, args, True
+    n = y0.shape[0]
     record = t_eval is None
     grid = _EMPTY if record else t_eval
-    values = (rhs, p, data, t0, t1, y0, grid, first, rtol, atol_v, max_step, record, dense_output)
+    to_grid = not (record or dense_output)  # the common case: no step table to return
+    if to_grid:
+        y_grid = np.empty((n, grid.shape[0]))
+        name, values = "solve_to_grid", (rhs, p, data, t0, t1, y0, grid, first, rtol, atol_v)
+        values += (max_step, y_grid)
+    else:
+        name, values = "solve_one", (rhs, p, data, t0, t1, y0, grid, first, rtol, atol_v)
+        values += (max_step, record, dense_output)
     if dynamic:
-        kernel = _kernel("solve_one", True)
+        kernel = _kernel(name, True)
     else:
         # An address and float64 vectors: only writeability changes the argument types, so
         # the compiled entry point is looked up without typing every argument on each call.
-        key = (p.flags.writeable, data.flags.writeable, y0.flags.writeable, grid.flags.writeable)
-        kernel = kernel_entry(_rk45.solve_one, values, key)
-    (code, nfev, naccept, nreject, t_end, t_bad, y_grid, filled, steps) = kernel(*values)
+        flags = (p.flags.writeable, data.flags.writeable, y0.flags.writeable, grid.flags.writeable)
+        kernel = kernel_entry(getattr(_rk45, name), values, flags)
+    if to_grid:
+        code, nfev, naccept, nreject, t_end, t_bad, filled = kernel(*values)
+    else:
+        code, nfev, naccept, nreject, t_end, t_bad, y_grid, filled, steps = kernel(*values)
+    if code == _rk45.BAD_GRID:
+        check_grid(nfev, t0, t1)
     status, message = status_message(code, t_bad)
-    n = y0.shape[0]
     if record:
         t_out, y_out = steps[:, 0].copy(), np.ascontiguousarray(steps[:, 1 : 1 + n].T)
     else:

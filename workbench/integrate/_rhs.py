@@ -16,7 +16,7 @@ Two forms reach the kernels:
 from __future__ import annotations
 
 from llvmlite import ir
-from numba import types
+from numba import njit, types
 from numba.core import cgutils
 from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload
@@ -108,3 +108,26 @@ def _call_rhs_overload(rhs, t, y, dydt, p, args):
         rhs(t, y, dydt, p, *args)
 
     return impl
+
+
+_trampolines: dict = {}
+
+
+def with_nrt(rhs):
+    """``rhs`` (an in-place dispatcher) behind a trampoline compiled with Numba's reference
+    counting on.
+
+    The stepping functions run without it (``_nrt=False``: otherwise every array argument is
+    incref'd atomically on each of their calls, a third of the time of a step), and Numba
+    passes that flag on to the functions they call unless those set it themselves; a user's
+    right-hand side may allocate, which needs it.
+    """
+    trampoline = _trampolines.get(rhs)
+    if trampoline is None:
+
+        @njit(error_model="numpy", _nrt=True)
+        def trampoline(t, y, dydt, p, *args):
+            rhs(t, y, dydt, p, *args)
+
+        _trampolines[rhs] = trampoline
+    return trampoline

@@ -32,9 +32,10 @@ from ._tableau import (
 )
 
 jit = njit(cache=True, error_model="numpy")
-# Leaf functions (they neither allocate nor call the right-hand side, which may allocate) run
-# without Numba's reference counting: on entry every array argument would otherwise be
-# incref'd atomically, and they are called several times per step.
+# Everything below the allocating entry point runs without Numba's reference counting: with
+# it, every array argument is incref'd atomically on each call, and these functions are called
+# several times per step (a third of a step's time, the right-hand side aside). A right-hand
+# side that allocates is called through an NRT-enabled trampoline (``_rhs.with_nrt``).
 leaf = njit(cache=True, error_model="numpy", _nrt=False)
 inl = njit(cache=True, error_model="numpy", _nrt=False, inline="always")
 
@@ -43,6 +44,12 @@ RUNNING = 1
 FINISHED = 0
 STEP_TOO_SMALL = -1
 NONFINITE_RHS = -2
+BAD_GRID = -3  # solve_one only: t_eval rejected before integrating
+
+#: What :func:`grid_problem` finds wrong with output times.
+GRID_OK = 0
+GRID_OUTSIDE_SPAN = 1
+GRID_OUT_OF_ORDER = 2
 
 
 @inl
@@ -51,6 +58,21 @@ def all_finite(x):
         if not math.isfinite(x[i]):
             return False
     return True
+
+
+@leaf
+def grid_problem(t_eval, t0, t1):
+    """Whether the output times lie in ``[t0, t1]`` (NaN does not) and are strictly monotone in
+    the direction of integration: GRID_OK, GRID_OUTSIDE_SPAN or GRID_OUT_OF_ORDER."""
+    lo = min(t0, t1)
+    hi = max(t0, t1)
+    direction = 1.0 if t1 >= t0 else -1.0
+    for i in range(t_eval.shape[0]):
+        if not (lo <= t_eval[i] <= hi):
+            return GRID_OUTSIDE_SPAN
+        if i > 0 and direction * (t_eval[i] - t_eval[i - 1]) <= 0:
+            return GRID_OUT_OF_ORDER
+    return GRID_OK
 
 
 @leaf
@@ -77,7 +99,7 @@ def rms_scaled(x, y, rtol, atol):
     return math.sqrt(acc) / math.sqrt(x.shape[0])
 
 
-@jit
+@leaf
 def initial_step(rhs, p, args, t0, y0, f0, t_bound, max_step, direction, rtol, atol, y1, f1):
     """scipy's ``select_initial_step`` (Hairer, Norsett & Wanner, Sec. II.4).
 
@@ -109,7 +131,7 @@ def initial_step(rhs, p, args, t0, y0, f0, t_bound, max_step, direction, rtol, a
     return min(100 * h0, h1, interval_length, max_step), True
 
 
-@jit
+@leaf
 def rk_step(rhs, p, args, t, y, h, K, y_new, tmp):
     """One Dormand-Prince step of size ``h`` from ``(t, y)`` with ``K[0] = f(t, y)``.
 
@@ -145,7 +167,7 @@ def error_norm(K, h, y, y_new, rtol, atol):
     return math.sqrt(acc) / math.sqrt(y.shape[0])
 
 
-@jit
+@leaf
 def advance(rhs, p, args, t, y, h_abs, t_bound, direction, rtol, atol, max_step, K, y_new, tmp):
     """Take one accepted step from ``(t, y)``, retrying with smaller steps on rejection.
 
@@ -198,22 +220,29 @@ def dense_coefficients(K, Q):
             Q[i, k] = acc
 
 
+@inl
+def dense_row(Q, h, y_old, i):
+    """Coefficients of state ``i``'s quartic in ``x = (t - t_old) / h``, with ``h`` folded in.
+
+    scipy evaluates ``y_old + h * (Q @ [x, x^2, x^3, x^4])``; Horner's form here needs half
+    the operations and no powers, and differs from it in the last bits only (the steps
+    themselves do not depend on the interpolant).
+    """
+    return Q[i, 0] * h, Q[i, 1] * h, Q[i, 2] * h, Q[i, 3] * h, y_old[i]
+
+
 @leaf
 def dense_eval(t_old, h, y_old, Q, t, out, col):
     """Shampine's interpolant of one step at time ``t`` (scipy's ``RkDenseOutput``), written
-    into column ``col`` of ``out`` (n, k). Indexing the column here, not taking a view of it,
-    keeps this cheap enough to call for every output time."""
+    into column ``col`` of ``out`` (n, k), with :func:`emit_grid`'s arithmetic. Indexing the
+    column here, not taking a view of it, keeps this cheap enough to call for every time."""
     x = (t - t_old) / h
     for i in range(y_old.shape[0]):
-        acc = 0.0
-        power = x
-        for k in range(Q.shape[1]):
-            acc += Q[i, k] * power
-            power *= x
-        out[i, col] = h * acc + y_old[i]
+        c1, c2, c3, c4, y_i = dense_row(Q, h, y_old, i)
+        out[i, col] = y_i + x * (c1 + x * (c2 + x * (c3 + x * c4)))
 
 
-@jit
+@leaf
 def start(rhs, p, args, t0, t1, y, first_step, max_step, direction, rtol, atol, K, tmp):
     """Evaluate ``f(t0, y0)`` into ``K[0]`` and choose the first step (scipy's constructor).
 
@@ -245,20 +274,29 @@ def emit_grid(t, t_new, y, K, Q, t_eval, j, y_out, direction):
     """Write the output times ``t_eval[j:]`` that the step ``t -> t_new`` reached into
     ``y_out`` (n, k) by dense output, as ``solve_ivp`` does; returns the next ``j``."""
     k = t_eval.shape[0]
-    if j < k and direction * (t_eval[j] - t_new) <= 0:
-        dense_coefficients(K, Q)
-        h = t_new - t
-        # dense_eval's arithmetic, written out: a call per output time (its array arguments
-        # reference-counted each time) cost about twice as much here.
-        while j < k and direction * (t_eval[j] - t_new) <= 0:
-            x = (t_eval[j] - t) / h  # a division, as scipy: multiplying by 1/h is not exact
-            x2 = x * x  # the powers once per time, not per state (Q has 4 columns)
-            x3 = x2 * x
-            x4 = x3 * x
-            for i in range(y.shape[0]):
-                acc = Q[i, 0] * x + Q[i, 1] * x2 + Q[i, 2] * x3 + Q[i, 3] * x4
-                y_out[i, j] = h * acc + y[i]
-            j += 1
+    j0 = j
+    while j < k and direction * (t_eval[j] - t_new) <= 0:
+        j += 1
+    if j == j0:
+        return j
+    dense_coefficients(K, Q)
+    h = t_new - t
+    # Row by row, with the row's coefficients in registers, so that the loops over the output
+    # times vectorise (state by state per time, every store to y_out could alias Q, y and
+    # t_eval, and they were reloaded: twice the time). Row 0 holds the scaled times meanwhile,
+    # and is written last. The loops index views from 0: an index that may be negative gets
+    # Numba's wraparound, which stops vectorisation. A division, as scipy: x * (1/h) is not
+    # exact.
+    times = t_eval[j0:j]
+    xs = y_out[0, j0:j]
+    for m in range(times.shape[0]):
+        xs[m] = (times[m] - t) / h
+    for i in range(y.shape[0] - 1, -1, -1):
+        c1, c2, c3, c4, y_i = dense_row(Q, h, y, i)
+        row = y_out[i, j0:j]
+        for m in range(xs.shape[0]):
+            x = xs[m]
+            row[m] = y_i + x * (c1 + x * (c2 + x * (c3 + x * c4)))
     return j
 
 
@@ -273,7 +311,7 @@ def emit_start(t0, y, t_eval, y_out):
     return j
 
 
-@jit
+@leaf
 def integrate_to_grid(
     rhs, p, args, t0, t1, y0, t_eval, first_step, rtol, atol, max_step, K, y, y_new, tmp, Q, y_out
 ):
@@ -281,7 +319,8 @@ def integrate_to_grid(
 
     ``t_eval`` is sorted in the direction of integration. No allocation (this runs in a GPU
     thread): work arrays ``K`` (7, n), ``y``, ``y_new``, ``tmp`` (n,), ``Q`` (n, 4). Returns
-    (status, nfev, naccept, nreject, t reached, time of a non-finite evaluation).
+    (status, nfev, naccept, nreject, t reached, time of a non-finite evaluation, number of
+    output times written).
     """
     direction = 1.0 if t1 >= t0 else -1.0
     for i in range(y0.shape[0]):
@@ -310,7 +349,44 @@ def integrate_to_grid(
         t = t_new
         if direction * (t - t1) >= 0:
             status = FINISHED
-    return status, nfev, naccept, nreject, t, t_bad
+    return status, nfev, naccept, nreject, t, t_bad, j
+
+
+@jit
+def solve_to_grid(rhs, p, args, t0, t1, y0, t_eval, first_step, rtol, atol, max_step, y_out):
+    """One trajectory for ``solve_ivp`` with ``t_eval``, written into ``y_out`` (n, k).
+
+    Returns scalars only: (status, nfev, naccept, nreject, t reached, bad t, outputs
+    written). Each array a kernel returns is boxed for Python at a cost of about half a
+    microsecond (its dtype is unpickled), a tenth of a short solve: the caller allocates
+    ``y_out``. A ``t_eval`` that :func:`grid_problem` rejects returns its code as ``nfev``,
+    with status ``BAD_GRID``: checked here, it costs a tenth of a separate call from Python.
+    """
+    problem = grid_problem(t_eval, t0, t1)
+    if problem != GRID_OK:
+        return BAD_GRID, problem, 0, 0, t0, math.nan, 0
+    n = y0.shape[0]
+    vectors = np.empty((N_STAGES + 4, n))  # K, then y, y_new and tmp: one allocation
+    Q = np.empty((n, P.shape[1]))
+    return integrate_to_grid(
+        rhs,
+        p,
+        args,
+        t0,
+        t1,
+        y0,
+        t_eval,
+        first_step,
+        rtol,
+        atol,
+        max_step,
+        vectors[: N_STAGES + 1],
+        vectors[N_STAGES + 1],
+        vectors[N_STAGES + 2],
+        vectors[N_STAGES + 3],
+        Q,
+        y_out,
+    )
 
 
 @leaf
@@ -329,18 +405,23 @@ def solve_one(rhs, p, args, t0, t1, y0, t_eval, first_step, rtol, atol, max_step
     of ``steps`` holds ``t_i``, ``y_i`` (n) and, with ``dense``, the step ``i -> i+1``'s
     dense-output coefficients ``Q`` (n x 4, row-major). Returns (status, nfev, naccept,
     nreject, t reached, bad t, y_out (n, k), outputs written, steps (s+1, 1 + n + 4n)).
+    A ``t_eval`` that :func:`grid_problem` rejects returns its code as ``nfev``, with status
+    ``BAD_GRID``: checked here, it costs a tenth of what a separate call from Python costs.
     """
     n = y0.shape[0]
     nq = P.shape[1]
+    y_out = np.empty((n, t_eval.shape[0]))
+    steps = np.empty((64 if (record or dense) else 1, 1 + n + (n * nq if dense else 0)))
+    problem = grid_problem(t_eval, t0, t1)
+    if problem != GRID_OK:
+        return BAD_GRID, problem, 0, 0, t0, math.nan, y_out, 0, steps[:0]
     K = np.empty((N_STAGES + 1, n))
     y = y0.copy()
     y_new = np.empty(n)
     tmp = np.empty(n)
     Q = np.empty((n, nq))
-    y_out = np.empty((n, t_eval.shape[0]))
     keep = record or dense
-    width = 1 + n + (n * nq if dense else 0)
-    steps = np.empty((64 if keep else 1, width))
+    width = steps.shape[1]
     steps[0, 0] = t0
     for i in range(n):  # explicit loops: slice assignment costs seconds of compile time
         steps[0, 1 + i] = y[i]
