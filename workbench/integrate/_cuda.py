@@ -17,7 +17,6 @@ from numba.core.dispatcher import Dispatcher
 
 from . import _rk45
 from ._rhs import CompiledRHS
-from ._sums import fma, fma_python
 from ._tableau import N_STAGES, P
 
 _N_K = N_STAGES + 1  # module constants: local array shapes must be compile-time literals
@@ -44,8 +43,8 @@ def pure_python(fn, _memo: dict | None = None):
     for name in py.__code__.co_names:
         if isinstance(namespace.get(name), Dispatcher):
             namespace[name] = pure_python(namespace[name], memo)
-        elif namespace.get(name) is fma:  # an LLVM intrinsic: no Python body to run
-            namespace[name] = fma_python
+        elif hasattr(namespace.get(name), "python_form"):  # an intrinsic: no Python body
+            namespace[name] = namespace[name].python_form
     return clone
 
 

@@ -143,6 +143,9 @@ def add_square(acc, r):
     return acc + r * r
 
 
+fma.python_form = fma_python  # what the CUDA simulator runs (integrate._cuda.pure_python)
+
+
 def _with_python_fma(fn):
     import types as pytypes
 

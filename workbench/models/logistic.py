@@ -4,63 +4,78 @@
 ``z = X w``, labels ``y`` in {0, 1}, sample weights ``c`` (all ones for a plain fit, resample
 counts for a bootstrap) and the penalty on every coefficient but an intercept column
 (``first_penalised``); an empty ``c`` means all ones. ``softplus(z) = log(1 + e^z)`` is
-evaluated without overflow or
-``log(0)``, so the loss is finite in full double precision even for huge margins; scipy's
-BFGS parity depends on that.
+evaluated as ``log1p(e^-|z|) + max(z, 0)``, without overflow or ``log(0)``, so the loss is
+finite in full double precision even for huge margins; scipy's BFGS parity depends on that.
+The exp and log1p are :mod:`._elementary`'s (within 2 ulp of libm), so that the loop over a
+block of samples vectorises.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 from numba import carray, cfunc, njit, prange
 
 from ..optimize import OBJECTIVE_SIGNATURE, CompiledObjective
+from ._elementary import exp_nonpositive, log1p_unit, stack_buffer
+
+#: Rows per block of the loss: margins first, then the exp/log1p of the block, then the
+#: gradient sums, so that the middle loop (no libm call in it: :mod:`._elementary`) and the
+#: loops over columns vectorise.
+_BLOCK = 64
+#: Up to this many columns the products run column by column (the loops over a block's rows
+#: vectorise); wider data row by row (the loops along a row do).
+_NARROW = 8
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
-def softplus(z):
-    """``log(1 + exp(z))`` for any finite z."""
-    if z > 0.0:
-        return z + math.log1p(math.exp(-z))
-    return math.log1p(math.exp(z))
-
-
-@njit(cache=True, error_model="numpy", _nrt=False)
-def sigmoid(z):
-    if z >= 0.0:
-        return 1.0 / (1.0 + math.exp(-z))
-    e = math.exp(z)
-    return e / (1.0 + e)
-
-
-# reassoc/contract let the row dot products and gradient sums use SIMD lanes and FMA (the
-# sums are then rounded differently from a left-to-right loop, well inside 1e-14 relative)
+# reassoc/contract let the sums use SIMD lanes and FMA (they are then rounded differently from
+# a left-to-right loop, well inside 1e-14 relative)
 @njit(cache=True, error_model="numpy", _nrt=False, fastmath={"reassoc", "contract"})
 def _partial(w, g, X, y, c, r0, r1, want_grad):
-    """Weighted loss sum and weight over rows r0..r1; adds the gradient sum into ``g``."""
+    """Weighted loss sum and weight over rows r0..r1; adds the gradient sum into ``g``.
+
+    A row of weight zero (left out of a bootstrap resample) adds exactly zero: every term
+    is finite.
+    """
     n = X.shape[1]
+    buf = stack_buffer(_BLOCK)
+    unweighted = c.shape[0] == 0  # no weights given: every sample counts once
     total = 0.0
     weight = 0.0
-    unweighted = c.shape[0] == 0  # no weights given: every sample counts once
-    for i in range(r0, r1):
-        ci = 1.0 if unweighted else c[i]
-        if ci == 0.0:
-            continue
-        z = 0.0
-        for k in range(n):
-            z += X[i, k] * w[k]
-        # one exp serves both softplus and sigmoid: e = exp(-|z|) never overflows
-        e = math.exp(-abs(z))
-        softplus_z = math.log1p(e) + (z if z > 0.0 else 0.0)
-        total += ci * (softplus_z - y[i] * z)
-        weight += ci
-        if want_grad:
-            sigma = 1.0 / (1.0 + e) if z >= 0.0 else e / (1.0 + e)
-            r = ci * (sigma - y[i])
+    for s in range(r0, r1, _BLOCK):
+        rows = min(r1 - s, _BLOCK)
+        if n <= _NARROW:  # column by column: the loops over rows vectorise
+            for i in range(rows):
+                buf[i] = 0.0
             for k in range(n):
-                g[k] += r * X[i, k]
+                w_k = w[k]
+                for i in range(rows):
+                    buf[i] += X[s + i, k] * w_k
+        else:  # row by row: the loops along a row vectorise
+            for i in range(rows):
+                z = 0.0
+                for k in range(n):
+                    z += X[s + i, k] * w[k]
+                buf[i] = z
+        for i in range(rows):
+            ci = 1.0 if unweighted else c[s + i]
+            z = buf[i]
+            # one exp serves both softplus and sigmoid: e = exp(-|z|) never overflows
+            e = exp_nonpositive(-abs(z))
+            total += ci * (log1p_unit(e) + max(z, 0.0) - y[s + i] * z)
+            weight += ci
+            sigma = (1.0 if z >= 0.0 else e) / (1.0 + e)  # one division for either sign
+            buf[i] = ci * (sigma - y[s + i])
+        if want_grad and n <= _NARROW:
+            for k in range(n):
+                acc = 0.0
+                for i in range(rows):
+                    acc += buf[i] * X[s + i, k]
+                g[k] += acc
+        elif want_grad:
+            for i in range(rows):
+                r = buf[i]
+                for k in range(n):
+                    g[k] += r * X[s + i, k]
     return total, weight
 
 
@@ -104,43 +119,14 @@ def loss_and_grad(w, X, y, c, l2, first_penalised):
 #: Rows per chunk of the threaded loss: the chunks' partial sums are added in chunk order, so
 #: its numbers do not depend on the number of threads.
 CHUNK_ROWS = 1024
-#: Rows per block inside a chunk: margins first, then the exp/log of the block, then the
-#: gradient sums. Keeping the libm calls out of the loops over columns lets those vectorise.
-_BLOCK = 64
 
 
-@njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _chunk(w, X, y, c, r0, r1, want_grad, out):
     """Loss sum, weight and gradient sum over rows r0..r1 into ``out = [total, weight, g...]``."""
-    n = X.shape[1]
-    buf = np.empty(_BLOCK)
-    unweighted = c.shape[0] == 0
-    total = 0.0
-    weight = 0.0
-    for k in range(n + 2):
+    for k in range(out.shape[0]):
         out[k] = 0.0
-    for s in range(r0, r1, _BLOCK):
-        e_ = min(r1, s + _BLOCK)
-        for i in range(s, e_):
-            z = 0.0
-            for k in range(n):
-                z += X[i, k] * w[k]
-            buf[i - s] = z
-        for i in range(s, e_):
-            ci = 1.0 if unweighted else c[i]
-            z = buf[i - s]
-            e = math.exp(-abs(z))
-            total += ci * (math.log1p(e) + (z if z > 0.0 else 0.0) - y[i] * z)
-            weight += ci
-            sigma = 1.0 / (1.0 + e) if z >= 0.0 else e / (1.0 + e)
-            buf[i - s] = ci * (sigma - y[i])
-        if want_grad:
-            for i in range(s, e_):
-                r = buf[i - s]
-                for k in range(n):
-                    out[2 + k] += r * X[i, k]
-    out[0] = total
-    out[1] = weight
+    out[0], out[1] = _partial(w, out[2:], X, y, c, r0, r1, want_grad)
 
 
 @njit(cache=True, error_model="numpy", parallel=True)

@@ -35,6 +35,7 @@ from ._scalar import (
 
 jit = njit(cache=True, error_model="numpy")
 leaf = njit(cache=True, error_model="numpy", _nrt=False)
+inl = njit(cache=True, error_model="numpy", _nrt=False, inline="always")
 
 
 @njit(cache=True, error_model="numpy", _nrt=False, inline="always")
@@ -158,34 +159,53 @@ def vecnorm(x, ord, stack):
 def _update_inverse_hessian(H, s, y, rho, T, A):
     """``H <- A1 H A2 + rho s s^T`` with ``A1 = I - rho s y^T``, ``A2 = I - rho y s^T``, formed
     as scipy forms them (explicit factors, products summed in index order), so the rounding
-    stays close to its. ``T`` and ``A`` are n x n scratch. The inner loops run along rows, so
-    they vectorise."""
+    stays close to its. ``T`` and ``A`` are n x n scratch.
+
+    Two loop orders with the same sums, term by term: for a few parameters each product
+    element is summed in a register (loops along rows spent more on vectorisation's set-up,
+    alias checks and remainders, than on arithmetic); for more, the inner loops run along
+    rows, so they vectorise.
+    """
     n = s.shape[0]
     for k in range(n):  # A = A2
         for j in range(n):
             A[k, j] = (1.0 if k == j else 0.0) - y[k] * s[j] * rho
-    for i in range(n):  # T = H @ A2
-        for j in range(n):
-            T[i, j] = 0.0
-        for k in range(n):
-            h = H[i, k]
-            for j in range(n):
-                T[i, j] += h * A[k, j]
+    _product(H, A, T, n <= _SMALL)  # T = H @ A2
     for i in range(n):  # A = A1
         for k in range(n):
             A[i, k] = (1.0 if i == k else 0.0) - s[i] * y[k] * rho
-    for i in range(n):  # H = A1 @ T + rho s s^T
-        for j in range(n):
-            H[i, j] = 0.0
-        for k in range(n):
-            a = A[i, k]
-            for j in range(n):
-                H[i, j] += a * T[k, j]
+    _product(A, T, H, n <= _SMALL)  # H = A1 @ T, then + rho s s^T
+    for i in range(n):
         for j in range(n):
             H[i, j] += rho * s[i] * s[j]
 
 
-@jit
+#: Up to this many parameters, :func:`_product` sums in registers.
+_SMALL = 8
+
+
+@inl
+def _product(L, R, out, small):
+    """``out = L @ R`` (n x n), each element summed over k in index order."""
+    n = L.shape[0]
+    if small:
+        for i in range(n):
+            for j in range(n):
+                acc = 0.0
+                for k in range(n):
+                    acc += L[i, k] * R[k, j]
+                out[i, j] = acc
+        return
+    for i in range(n):
+        for j in range(n):
+            out[i, j] = 0.0
+        for k in range(n):
+            a = L[i, k]
+            for j in range(n):
+                out[i, j] += a * R[k, j]
+
+
+@leaf
 def bfgs(obj, args, W, S, L, H, T, A, x0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2, allvecs):
     """Minimise from ``x0`` as ``scipy.optimize._minimize_bfgs`` does.
 
@@ -278,28 +298,29 @@ def bfgs(obj, args, W, S, L, H, T, A, x0, fd, steps, gtol, ord, maxiter, xrtol, 
 
 
 @jit
-def bfgs_one(obj, args, x0, H0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2, n_keep):
-    """One minimisation from Python: allocates the work arrays, keeps the first ``n_keep``
-    iterates, returns everything."""
+def bfgs_one(obj, args, x0, H0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2, H, x, jac, allvecs):
+    """One minimisation from Python: allocates the work arrays. ``H`` (n x n) starts as the
+    initial inverse Hessian ``H0`` (the identity when ``H0`` is 0 x 0) and ends as the last one,
+    ``x`` and ``jac`` as the solution and its gradient; the rows of ``allvecs`` hold the first
+    iterates. Returns scalars only, (status, nit, f, nfev, njev): each array a kernel returns
+    costs about half a microsecond to box (its dtype is unpickled), and the caller's
+    ``np.eye`` cost twice that, a tenth of a small fit together."""
     n = x0.shape[0]
+    for i in range(n):
+        for j in range(n):
+            if H0.shape[0] == 0:
+                H[i, j] = 1.0 if i == j else 0.0
+            else:
+                H[i, j] = H0[i, j]
     W = np.zeros((W_ROWS, n))
     S = np.zeros(S_SLOTS)
     L = np.zeros(LS_SLOTS)
-    H = H0.copy()
     T = np.empty_like(H)
     A = np.empty_like(H)
-    allvecs = np.empty((n_keep, n))
     status, nit, f = bfgs(
         obj, args, W, S, L, H, T, A, x0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2, allvecs
     )
-    return (
-        status,
-        nit,
-        f,
-        W[XK].copy(),
-        W[GFK].copy(),
-        H,
-        int(S[NFEV]),
-        int(S[NGEV]),
-        allvecs,
-    )
+    for i in range(n):
+        x[i] = W[XK, i]
+        jac[i] = W[GFK, i]
+    return status, nit, f, int(S[NFEV]), int(S[NGEV])

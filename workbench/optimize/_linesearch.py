@@ -30,7 +30,7 @@ LS_SLOTS = 15
 FOUND, NO_SLOPE, ZOOM_FAILED, STALLED = 0, 1, 2, 3
 
 
-@jit
+@leaf
 def phi(obj, args, W, S, s, fd, steps):
     """f(xk + s pk)."""
     S[PHI_CALLS] += 1.0  # scipy's line searches count calls (fc), not evaluations
@@ -40,7 +40,7 @@ def phi(obj, args, W, S, s, fd, steps):
     return sf_value(obj, args, W, S, xs, fd, steps)
 
 
-@jit
+@leaf
 def derphi(obj, args, W, S, s, fd, steps):
     """grad f(xk + s pk) . pk; the gradient is kept in ``W[GNEW]`` (scipy's ``gval``)."""
     S[DERPHI_CALLS] += 1.0
@@ -261,7 +261,7 @@ def dcsrch_iterate(L, stp, f, g, task, ftol, gtol, xtol, stpmin, stpmax):
     return stp, FG
 
 
-@jit
+@leaf
 def wolfe1(obj, args, W, S, L, phi0, old_phi0, derphi0, c1, c2, amax, amin, xtol, fd, steps):
     """``scalar_search_wolfe1``: returns (step or NaN on failure, f at the step)."""
     if derphi0 != 0 and not math.isnan(old_phi0):
@@ -392,7 +392,7 @@ def quadmin(a, fa, fpa, b, fb):
     return xmin
 
 
-@jit
+@leaf
 def zoom(obj, args, W, S, a_lo, a_hi, phi_lo, phi_hi, derphi_lo, phi0, derphi0, c1, c2, fd, steps):
     """scipy's ``_zoom``: returns (step or NaN, f there, slope there)."""
     delta1, delta2 = 0.2, 0.1
@@ -441,7 +441,7 @@ def zoom(obj, args, W, S, a_lo, a_hi, phi_lo, phi_hi, derphi_lo, phi0, derphi0, 
             return math.nan, math.nan, math.nan
 
 
-@jit
+@leaf
 def wolfe2(obj, args, W, S, phi0, old_phi0, derphi0, c1, c2, amax, maxiter, fd, steps):
     """``scalar_search_wolfe2``: returns (step, f at the step, outcome). The step is NaN on
     failure. The outcome says what scipy returns:

@@ -95,12 +95,16 @@ def objective_adapter(fun, jac, mode: str):
     return adapter
 
 
+_F64 = np.dtype(np.float64)
+
+
 def check_x0(x0, name: str = "x0") -> np.ndarray:
     """``x0`` as a contiguous float64 vector, or a ValueError that says what to pass."""
-    x0 = np.asarray(x0)
-    if x0.dtype.kind not in "fiub":
-        raise ValueError(f"`{name}` must hold real numbers, got dtype {x0.dtype}.")
-    x0 = np.ascontiguousarray(x0, dtype=float)
+    if not (type(x0) is np.ndarray and x0.dtype == _F64 and x0.flags.c_contiguous):
+        x0 = np.asarray(x0)
+        if x0.dtype.kind not in "fiub":
+            raise ValueError(f"`{name}` must hold real numbers, got dtype {x0.dtype}.")
+        x0 = np.ascontiguousarray(x0, dtype=float)
     if x0.ndim != 1:
         raise ValueError(
             f"`{name}` must be 1-D, shape (n,), got shape {x0.shape}: pass x0.ravel() (or "
@@ -213,6 +217,17 @@ def gradient_mode(jac, eps, finite_diff_rel_step, n: int) -> tuple[str, int, np.
 
 
 _unused_steps: dict = {}
+_no_rows: dict = {}
+#: ``hess_inv0=None`` for the kernel: it starts from the identity (np.eye costs 1 us)
+_IDENTITY = np.empty((0, 0))
+
+
+def _no_iterates(n: int) -> np.ndarray:
+    """A (0, n) block for the iterates when none are kept (never written), made once per n."""
+    rows = _no_rows.get(n)
+    if rows is None:
+        rows = _no_rows[n] = np.empty((0, n))
+    return rows
 
 
 def _nan_steps(n: int) -> np.ndarray:
@@ -313,7 +328,7 @@ def minimize_bfgs(
     x0 = check_x0(x0)
     n = x0.size
     check_c1_c2(c1, c2)
-    H0 = check_hess_inv0(hess_inv0, n)
+    H0 = _IDENTITY if hess_inv0 is None else check_hess_inv0(hess_inv0, n)
     maxiter = 200 * n if maxiter is None else int(maxiter)
     if maxiter < 0:
         raise ValueError(f"`maxiter` must be >= 0, got {maxiter}.")
@@ -323,9 +338,11 @@ def minimize_bfgs(
     # (deterministic) with room for exactly all of them
     n_keep = min(maxiter + 1, 1001) if return_all else 0
     while True:
-        values = (obj, args, x0, H0, fd, steps, *settings, n_keep)
+        H, x, g = np.empty((n, n)), np.empty(n), np.empty(n)
+        allvecs = np.empty((n_keep, n)) if n_keep else _no_iterates(n)
+        values = (obj, args, x0, H0, fd, steps, *settings, H, x, g, allvecs)
         kernel = kernel_entry(_bfgs_kernel.bfgs_one, values, key)
-        status, nit, f, x, g, H, nfev, njev, allvecs = kernel(*values)
+        status, nit, f, nfev, njev = kernel(*values)
         if nit + 1 <= n_keep or not return_all:
             break
         n_keep = nit + 1

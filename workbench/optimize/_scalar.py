@@ -57,7 +57,7 @@ def _move(W, S, x):
             return
 
 
-@jit
+@leaf
 def _compute(obj, args, W, S, need):
     """Evaluate at the current point ``W[XC]``; the gradient goes to ``W[GC]``."""
     f = call_objective(obj, W[XC], W[GC] if need & 2 else W[GS], need, args)
@@ -68,7 +68,7 @@ def _compute(obj, args, W, S, need):
         S[GREADY] = 1.0
 
 
-@jit
+@leaf
 def sf_value(obj, args, W, S, x, fd, steps):
     """f(x), evaluated only if x is new (and counted as scipy counts it)."""
     _move(W, S, x)
@@ -108,7 +108,7 @@ def fd_step(x, fd, step):
     return abs(h) if fd == FD3_REL else h
 
 
-@jit
+@leaf
 def sf_grad(obj, args, W, S, x, fd, steps):
     """Leave the gradient at x in ``W[GC]``, evaluated only if x is new. (Returns nothing: a
     CUDA device function may only return arrays it was given.)"""
