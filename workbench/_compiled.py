@@ -40,20 +40,23 @@ class CompiledCallback:
 
     def pointer_args(self, args) -> tuple[np.ndarray, np.ndarray]:
         """``args`` as the callback's ``(p, data)``: two contiguous float64 arrays, either of
-        which may be omitted (then empty)."""
+        which may be omitted (then empty). Float64 vectors pass through uncopied."""
+        if len(args) == 2:
+            return _vector(args[0]), _vector(args[1])
         if len(args) > 2:
             raise ValueError(
                 f"a {type(self).__name__} takes args=(p, data): at most two float64 arrays."
             )
-        arrays = [
-            a
-            if type(a) is np.ndarray and a.dtype == _F64 and a.ndim == 1 and a.flags.c_contiguous
-            else np.ascontiguousarray(a, dtype=float).ravel()
-            for a in args
-        ]
-        while len(arrays) < 2:
-            arrays.append(np.empty(0))
-        return arrays[0], arrays[1]
+        return (_vector(args[0]) if args else _NONE), _NONE
+
+
+_NONE = np.empty(0)  # an omitted p or data (never written)
+
+
+def _vector(a) -> np.ndarray:
+    if type(a) is np.ndarray and a.dtype == _F64 and a.ndim == 1 and a.flags.c_contiguous:
+        return a
+    return np.ascontiguousarray(a, dtype=float).ravel()
 
 
 def as_dispatcher(fun, name: str = "fun"):

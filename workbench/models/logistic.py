@@ -43,39 +43,44 @@ def _partial(w, g, X, y, c, r0, r1, want_grad):
     weight = 0.0
     for s in range(r0, r1, _BLOCK):
         rows = min(r1 - s, _BLOCK)
+        # views indexed from 0: an index that may be negative (s + i) gets Numba's
+        # wraparound, which turned the loops over rows into gathers
+        Xb = X[s : s + rows]
+        yb = y[s : s + rows]
+        cb = c[s : s + rows]  # empty when unweighted
         if n <= _NARROW:  # column by column: the loops over rows vectorise
             for i in range(rows):
                 buf[i] = 0.0
             for k in range(n):
                 w_k = w[k]
                 for i in range(rows):
-                    buf[i] += X[s + i, k] * w_k
+                    buf[i] += Xb[i, k] * w_k
         else:  # row by row: the loops along a row vectorise
             for i in range(rows):
                 z = 0.0
                 for k in range(n):
-                    z += X[s + i, k] * w[k]
+                    z += Xb[i, k] * w[k]
                 buf[i] = z
         for i in range(rows):
-            ci = 1.0 if unweighted else c[s + i]
+            ci = 1.0 if unweighted else cb[i]
             z = buf[i]
             # one exp serves both softplus and sigmoid: e = exp(-|z|) never overflows
             e = exp_nonpositive(-abs(z))
-            total += ci * (log1p_unit(e) + max(z, 0.0) - y[s + i] * z)
+            total += ci * (log1p_unit(e) + max(z, 0.0) - yb[i] * z)
             weight += ci
             sigma = (1.0 if z >= 0.0 else e) / (1.0 + e)  # one division for either sign
-            buf[i] = ci * (sigma - y[s + i])
+            buf[i] = ci * (sigma - yb[i])
         if want_grad and n <= _NARROW:
             for k in range(n):
                 acc = 0.0
                 for i in range(rows):
-                    acc += buf[i] * X[s + i, k]
+                    acc += buf[i] * Xb[i, k]
                 g[k] += acc
         elif want_grad:
             for i in range(rows):
                 r = buf[i]
                 for k in range(n):
-                    g[k] += r * X[s + i, k]
+                    g[k] += r * Xb[i, k]
     return total, weight
 
 

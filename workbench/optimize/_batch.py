@@ -18,8 +18,7 @@ import numpy as np
 from numba import njit, prange, typeof, types
 from numba.extending import overload
 
-from ._bfgs_kernel import bfgs
-from ._linesearch import LS_SLOTS
+from ._bfgs_kernel import bfgs, work_arrays
 from ._minimize import (
     _EPSILON,
     check_c1_c2,
@@ -31,7 +30,7 @@ from ._minimize import (
 )
 from ._objective import CompiledObjective, first_class, kernel_entry
 from ._result import STATUS_MESSAGES
-from ._scalar import COMBINED, NFEV, NGEV, S_SLOTS, W_ROWS, XK
+from ._scalar import COMBINED, NFEV, NGEV, XK
 
 __all__ = ["BatchOptimizeResult", "minimize_bfgs_batch"]
 
@@ -64,12 +63,8 @@ def _member_args_of_overload(members, i):
 def fit_member(obj, args, x0, H0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2, x, f, st, i):
     """Fit member ``i`` on the CPU (allocating its own work arrays) and store its results."""
     n = x0.shape[0]
-    W = np.zeros((W_ROWS, n))
-    S = np.zeros(S_SLOTS)
-    L = np.zeros(LS_SLOTS)
+    W, S, L, T, A = work_arrays(n)
     H = H0.copy()
-    T = np.empty((n, n))
-    A = np.empty((n, n))
     status, nit, fval = bfgs(
         obj, args, W, S, L, H, T, A, x0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2,
         np.empty((0, n)),
