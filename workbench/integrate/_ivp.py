@@ -289,8 +289,10 @@ def solve_ivp(
     returns NaN or infinity ends the solve with status -1 and a message naming the time.
 
     Given the same compiled right-hand side, the steps are scipy's: the same ``nfev``,
-    ``naccept`` and ``nreject``, and ``t`` and ``y`` bit for bit where numpy's BLAS is one
-    whose rounding :mod:`._sums` reproduces (OpenBLAS on x86-64), else to rounding.
+    ``naccept`` and ``nreject``, and the steps' ``t`` and ``y`` (``t_eval=None``) bit for bit
+    where numpy's BLAS is one whose rounding :mod:`._sums` reproduces (OpenBLAS on x86-64),
+    else to rounding. Values at ``t_eval`` and from ``sol`` come from the same interpolant,
+    evaluated in Horner's form, and agree with scipy's to rounding.
     """
     y0 = validate_y0(y0)
     t0, t1, t_eval, rtol, atol_v, first, max_step = validate_common(
