@@ -15,6 +15,7 @@ from ._callback import wrap
 from ._rhs import CompiledRHS
 
 EPS = np.finfo(float).eps
+_F64 = np.dtype(np.float64)
 _EMPTY = np.empty(0)
 
 MESSAGES = {
@@ -137,7 +138,8 @@ def validate_common(t_span, y0, t_eval, rtol, atol, first_step, max_step, check_
     the range and order of ``t_eval`` to the caller's kernel (:func:`check_grid`).
     """
     try:
-        t0, t1 = (float(v) for v in t_span)
+        t0, t1 = t_span
+        t0, t1 = float(t0), float(t1)
     except (TypeError, ValueError):
         raise ValueError(f"`t_span` must be two real numbers (t0, t1), got {t_span!r}.") from None
     if not (math.isfinite(t0) and math.isfinite(t1)):
@@ -202,11 +204,11 @@ def check_grid(problem: int, t0: float = 0.0, t1: float = 0.0) -> None:
 
 
 def validate_y0(y0, ndim: int = 1, name: str = "y0") -> np.ndarray:
-    if not (isinstance(y0, np.ndarray) and y0.dtype == np.float64):
+    if not (type(y0) is np.ndarray and y0.dtype == _F64 and y0.flags.c_contiguous):
         y0 = np.asarray(y0)
         if y0.dtype.kind not in "fiub":
             raise ValueError(f"`{name}` must be real numbers, got dtype {y0.dtype}.")
-    y0 = np.ascontiguousarray(y0, dtype=float)
+        y0 = np.ascontiguousarray(y0, dtype=float)
     if y0.ndim != ndim:
         want = "1-D, shape (n,)" if ndim == 1 else "2-D, shape (m, n)"
         raise ValueError(f"`{name}` must be {want}, got shape {y0.shape}.")
