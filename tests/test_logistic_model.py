@@ -58,6 +58,28 @@ def test_weights_equal_repeated_rows(data):
     np.testing.assert_allclose(g, g2, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize("columns", [2, 12])  # the narrow (column by column) and wide loops
+def test_rows_of_weight_zero_add_nothing_even_if_not_finite(columns):
+    """Masked-out rows count as absent, though their margins overflow or their features are
+    NaN (0 * inf would be NaN), in the serial and the threaded loss."""
+    rng = np.random.default_rng(4)
+    X = np.column_stack([np.ones(90), rng.normal(size=(90, columns - 1))])
+    y = (rng.random(90) > 0.5).astype(float)
+    w = rng.normal(size=columns)
+    keep = np.ones(90)
+    keep[[3, 40, 77]] = 0.0
+    bad = X.copy()
+    bad[3, 1], bad[40, 1], bad[77, :] = 1e308, np.nan, np.inf  # z = +-inf, NaN
+    f_ref, g_ref = logistic.loss_and_grad(w, X[keep > 0], y[keep > 0], np.ones(87), 0.1, 1)
+    f, g = logistic.loss_and_grad(w, bad, y, keep, 0.1, 1)
+    assert f == pytest.approx(f_ref, rel=1e-14)
+    np.testing.assert_allclose(g, g_ref, rtol=1e-13, atol=1e-16)
+    g_threaded = np.empty(columns)
+    f_threaded = logistic.loss_grad_threaded(w, g_threaded, bad, y, keep, 0.1, 1, True)
+    assert f_threaded == pytest.approx(f_ref, rel=1e-14)
+    np.testing.assert_allclose(g_threaded, g_ref, rtol=1e-13, atol=1e-16)
+
+
 def test_huge_margins_stay_finite():
     X = np.array([[1.0, 800.0], [1.0, -900.0]])
     y = np.array([0.0, 1.0])  # both badly misclassified: z = +-800 and more

@@ -25,6 +25,7 @@ _BLOCK = 64
 #: Up to this many columns the products run column by column (the loops over a block's rows
 #: vectorise); wider data row by row (the loops along a row do).
 _NARROW = 8
+_LARGEST = 1.7976931348623157e308
 
 
 # reassoc/contract let the sums use SIMD lanes and FMA (they are then rounded differently from
@@ -33,8 +34,8 @@ _NARROW = 8
 def _partial(w, g, X, y, c, r0, r1, want_grad):
     """Weighted loss sum and weight over rows r0..r1; adds the gradient sum into ``g``.
 
-    A row of weight zero (left out of a bootstrap resample) adds exactly zero: every term
-    is finite.
+    A row of weight zero (left out of a bootstrap resample, or masked) adds exactly zero,
+    even if its features are not finite.
     """
     n = X.shape[1]
     buf = stack_buffer(_BLOCK)
@@ -61,9 +62,13 @@ def _partial(w, g, X, y, c, r0, r1, want_grad):
                 for k in range(n):
                     z += Xb[i, k] * w[k]
                 buf[i] = z
+        # A row of weight zero adds exactly nothing, even if its margin (or a feature) is not
+        # finite: its margin is taken as 0 (a selection: the loop still vectorises), so its
+        # terms are finite times zero.
         for i in range(rows):
             ci = 1.0 if unweighted else cb[i]
-            z = buf[i]
+            z = buf[i]  # loaded on both sides of the selection, or it does not vectorise
+            z = 0.0 if ci == 0.0 else z
             # one exp serves both softplus and sigmoid: e = exp(-|z|) never overflows
             e = exp_nonpositive(-abs(z))
             total += ci * (log1p_unit(e) + max(z, 0.0) - yb[i] * z)
@@ -75,12 +80,18 @@ def _partial(w, g, X, y, c, r0, r1, want_grad):
                 acc = 0.0
                 for i in range(rows):
                     acc += buf[i] * Xb[i, k]
+                if not abs(acc) <= _LARGEST:  # 0 * inf from a row left out? sum without them
+                    acc = 0.0
+                    for i in range(rows):
+                        if buf[i] != 0.0:
+                            acc += buf[i] * Xb[i, k]
                 g[k] += acc
         elif want_grad:
             for i in range(rows):
                 r = buf[i]
-                for k in range(n):
-                    g[k] += r * Xb[i, k]
+                if r != 0.0:  # a row left out adds nothing, not 0 * x (NaN for x = inf)
+                    for k in range(n):
+                        g[k] += r * Xb[i, k]
     return total, weight
 
 
