@@ -35,7 +35,6 @@ from ._scalar import (
 
 jit = njit(cache=True, error_model="numpy")
 leaf = njit(cache=True, error_model="numpy", _nrt=False)
-inl = njit(cache=True, error_model="numpy", _nrt=False, inline="always")
 
 
 @njit(cache=True, error_model="numpy", _nrt=False, inline="always")
@@ -161,48 +160,53 @@ def _update_inverse_hessian(H, s, y, rho, T, A):
     as scipy forms them (explicit factors, products summed in index order), so the rounding
     stays close to its. ``T`` and ``A`` are n x n scratch.
 
-    Two loop orders with the same sums, term by term: for a few parameters each product
-    element is summed in a register (loops along rows spent more on vectorisation's set-up,
-    alias checks and remainders, than on arithmetic); for more, the inner loops run along
-    rows, so they vectorise.
+    Two loop orders with the same arithmetic, term by term: for a few parameters each product
+    element is summed in a register, its factor's elements computed where they are used
+    (stored and reloaded, and in loops along rows, they cost more in set-up than in
+    arithmetic); for more, the factors are stored and the inner loops run along rows, so
+    they vectorise.
     """
     n = s.shape[0]
+    if n <= _SMALL:
+        for i in range(n):  # T = H @ A2
+            for j in range(n):
+                acc = 0.0
+                for k in range(n):
+                    acc += H[i, k] * ((1.0 if k == j else 0.0) - y[k] * s[j] * rho)
+                T[i, j] = acc
+        for i in range(n):  # H = A1 @ T + rho s s^T
+            for j in range(n):
+                acc = 0.0
+                for k in range(n):
+                    acc += ((1.0 if i == k else 0.0) - s[i] * y[k] * rho) * T[k, j]
+                H[i, j] = acc + rho * s[i] * s[j]
+        return
     for k in range(n):  # A = A2
         for j in range(n):
             A[k, j] = (1.0 if k == j else 0.0) - y[k] * s[j] * rho
-    _product(H, A, T, n <= _SMALL)  # T = H @ A2
+    for i in range(n):  # T = H @ A2
+        for j in range(n):
+            T[i, j] = 0.0
+        for k in range(n):
+            h = H[i, k]
+            for j in range(n):
+                T[i, j] += h * A[k, j]
     for i in range(n):  # A = A1
         for k in range(n):
             A[i, k] = (1.0 if i == k else 0.0) - s[i] * y[k] * rho
-    _product(A, T, H, n <= _SMALL)  # H = A1 @ T, then + rho s s^T
-    for i in range(n):
+    for i in range(n):  # H = A1 @ T + rho s s^T
+        for j in range(n):
+            H[i, j] = 0.0
+        for k in range(n):
+            a = A[i, k]
+            for j in range(n):
+                H[i, j] += a * T[k, j]
         for j in range(n):
             H[i, j] += rho * s[i] * s[j]
 
 
-#: Up to this many parameters, :func:`_product` sums in registers.
+#: Up to this many parameters, :func:`_update_inverse_hessian` sums in registers.
 _SMALL = 8
-
-
-@inl
-def _product(L, R, out, small):
-    """``out = L @ R`` (n x n), each element summed over k in index order."""
-    n = L.shape[0]
-    if small:
-        for i in range(n):
-            for j in range(n):
-                acc = 0.0
-                for k in range(n):
-                    acc += L[i, k] * R[k, j]
-                out[i, j] = acc
-        return
-    for i in range(n):
-        for j in range(n):
-            out[i, j] = 0.0
-        for k in range(n):
-            a = L[i, k]
-            for j in range(n):
-                out[i, j] += a * R[k, j]
 
 
 @leaf
