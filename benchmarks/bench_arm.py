@@ -1,7 +1,8 @@
 """Arm benchmarks: our RK45 against scipy's, measured in one process after warm-up.
 
 Prints ratios (reference time / our time), medians over repeats:
-- one trajectory (configs/arm.yaml, 1001 output samples) at rtol 1e-3 and 1e-6, against
+- one trajectory (configs/arm.yaml, 1001 output samples) at rtol 1e-3 and 1e-6, timed
+  alternately with the reference (the ratio is the median of the rounds' ratios), against
   ``scipy.integrate.solve_ivp`` given the seed's numpy right-hand side (``np.interp`` and a
   matrix inverse: what its users run), and separately given our own ``@njit`` function;
 - the 10,000-member ensemble (configs/arm_ensemble.yaml) on ``parallel`` against scipy looped
@@ -24,7 +25,7 @@ import numpy as np
 from scipy.integrate import solve_ivp as scipy_solve_ivp
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _timing import median_time, process_wall, report, workbench_argv  # noqa: E402
+from _timing import median_time, paired_times, process_wall, report, workbench_argv  # noqa: E402
 
 from workbench.config import resolve  # noqa: E402
 from workbench.experiments import arm as exp  # noqa: E402
@@ -58,17 +59,10 @@ def single(rtol: float) -> None:
 
     r, a, b = ours(), scipy_numpy(), scipy_njit()
     print(f"rtol {rtol:g}: nfev ours {r.nfev}, scipy(numpy rhs) {a.nfev}, scipy(njit rhs) {b.nfev}")
-    t_ours = median_time(ours, repeats=7, number=50 if not QUICK else 5)
-    report(
-        f"  one trajectory vs scipy + numpy rhs (rtol {rtol:g})",
-        t_ours,
-        median_time(scipy_numpy, repeats=5 if not QUICK else 1),
-    )
-    report(
-        f"  one trajectory vs scipy + same @njit rhs (rtol {rtol:g})",
-        t_ours,
-        median_time(scipy_njit, repeats=5 if not QUICK else 1),
-    )
+    rounds, number = (9, 100) if not QUICK else (3, 10)
+    for label, reference in (("numpy rhs", scipy_numpy), ("same @njit rhs", scipy_njit)):
+        t_ours, t_ref, ratio = paired_times(ours, reference, rounds=rounds, number=number)
+        report(f"  one trajectory vs scipy + {label} (rtol {rtol:g})", t_ours, t_ref, ratio=ratio)
 
 
 def ensemble() -> None:

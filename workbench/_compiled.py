@@ -11,7 +11,9 @@ import numpy as np
 from numba import njit, typeof
 from numba.core.registry import CPUDispatcher
 
-_F64 = np.dtype(np.float64)
+#: numpy's float64 descriptor. Fast paths test ``a.dtype is F64`` (a tenth of ``==``); an
+#: equal descriptor that is another object only takes the slower path.
+F64 = np.dtype(np.float64)
 
 
 class CompiledCallback:
@@ -38,25 +40,31 @@ class CompiledCallback:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.py_func.__module__}.{self.py_func.__qualname__})"
 
-    def pointer_args(self, args) -> tuple[np.ndarray, np.ndarray]:
+    def pointer_args(self, args) -> tuple[np.ndarray, np.ndarray, tuple[bool, bool]]:
         """``args`` as the callback's ``(p, data)``: two contiguous float64 arrays, either of
-        which may be omitted (then empty). Float64 vectors pass through uncopied."""
-        if len(args) == 2:
-            return _vector(args[0]), _vector(args[1])
+        which may be omitted (then empty), and whether each is writeable: all that changes a
+        kernel's argument types, so a key for :func:`kernel_entry`. Float64 vectors pass
+        through uncopied; the flags are read once (each read builds a flags object)."""
         if len(args) > 2:
             raise ValueError(
                 f"a {type(self).__name__} takes args=(p, data): at most two float64 arrays."
             )
-        return (_vector(args[0]) if args else _NONE), _NONE
+        p, p_writeable = _vector(args[0]) if args else _NONE
+        data, data_writeable = _vector(args[1]) if len(args) == 2 else _NONE
+        return p, data, (p_writeable, data_writeable)
 
 
-_NONE = np.empty(0)  # an omitted p or data (never written)
+def _vector(a) -> tuple[np.ndarray, bool]:
+    """``a`` as a contiguous float64 vector, and whether it is writeable."""
+    if type(a) is np.ndarray:
+        flags = a.flags
+        if a.dtype is F64 and a.ndim == 1 and flags.c_contiguous:
+            return a, flags.writeable
+    a = np.ascontiguousarray(a, dtype=float).ravel()
+    return a, a.flags.writeable
 
 
-def _vector(a) -> np.ndarray:
-    if type(a) is np.ndarray and a.dtype == _F64 and a.ndim == 1 and a.flags.c_contiguous:
-        return a
-    return np.ascontiguousarray(a, dtype=float).ravel()
+_NONE = (np.empty(0), True)  # an omitted p or data (never written)
 
 
 def as_dispatcher(fun, name: str = "fun"):

@@ -95,6 +95,8 @@ def load_data(cfg: LogregConfig, base_dir: Path | None = None):
         raise ProblemError("data.path", str(exc)) from None
 
 
+_NO_WEIGHTS = np.empty(0)  # every sample once (the loss only reads it)
+
 #: Samples x coefficients from which one fit's loss runs on all cores.
 THREADED_MIN_SIZE = 100_000
 
@@ -112,6 +114,7 @@ class Problem:
         self.l2 = cfg.model.l2
         self.target = cfg.target
         self.data = logistic.pack_data(self.Z, self.y, self.l2, self.first_penalised)
+        self._x0 = np.zeros(self.Z.shape[1])
         s = cfg.solver
         self.options = dict(
             gtol=s.gtol, norm=s.norm, maxiter=s.maxiter, xrtol=s.xrtol, c1=s.c1, c2=s.c2
@@ -128,11 +131,10 @@ class Problem:
         """
         if threaded is None:
             threaded = self.large and self.target == "parallel"
-        x0 = np.zeros(self.Z.shape[1])
         return minimize_bfgs(
             logistic.threaded_objective() if threaded else logistic.LOGISTIC,
-            x0,
-            args=(np.empty(0), self.data),
+            self._x0,  # read only: the kernel copies it
+            args=(_NO_WEIGHTS, self.data),
             return_all=return_all,
             **self.options,
         )

@@ -9,13 +9,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
-from .._compiled import as_dispatcher, kernel_entry
+from .._compiled import F64, as_dispatcher, kernel_entry
 from . import _rk45
 from ._callback import wrap
 from ._rhs import CompiledRHS
 
 EPS = np.finfo(float).eps
-_F64 = np.dtype(np.float64)
 _EMPTY = np.empty(0)
 
 MESSAGES = {
@@ -204,7 +203,7 @@ def check_grid(problem: int, t0: float = 0.0, t1: float = 0.0) -> None:
 
 
 def validate_y0(y0, ndim: int = 1, name: str = "y0") -> np.ndarray:
-    if not (type(y0) is np.ndarray and y0.dtype == _F64 and y0.flags.c_contiguous):
+    if not (type(y0) is np.ndarray and y0.dtype is F64 and y0.flags.c_contiguous):
         y0 = np.asarray(y0)
         if y0.dtype.kind not in "fiub":
             raise ValueError(f"`{name}` must be real numbers, got dtype {y0.dtype}.")
@@ -214,8 +213,10 @@ def validate_y0(y0, ndim: int = 1, name: str = "y0") -> np.ndarray:
         raise ValueError(f"`{name}` must be {want}, got shape {y0.shape}.")
     if y0.size == 0:
         raise ValueError(f"`{name}` must not be empty.")
-    # a Python loop beats numpy's call overhead for the small systems solved one at a time
-    finite = all(map(math.isfinite, y0.flat)) if y0.size <= 32 else np.isfinite(y0).all()
+    # a Python loop (over Python floats) beats numpy's call overhead for the small systems
+    # solved one at a time
+    small = y0.size <= 32
+    finite = all(map(math.isfinite, y0.ravel().tolist())) if small else np.isfinite(y0).all()
     if not finite:
         raise ValueError(f"`{name}` must be finite; it contains NaN or infinity.")
     return y0
@@ -303,8 +304,8 @@ def solve_ivp(
     if not isinstance(args, tuple):
         args = (args,)
     if isinstance(fun, CompiledRHS):
-        rhs, p, data = fun.address, *fun.pointer_args(args)
-        dynamic = False
+        p, data, writeable = fun.pointer_args(args)
+        rhs, dynamic = fun.address, False
     else:
         disp = as_dispatcher(fun)
         _check_output_shape(disp, t0, y0, args)
@@ -313,6 +314,7 @@ def solve_ivp(
         wrapped = wrap(disp, args)
         if wrapped is not None:
             (rhs, p, data), dynamic = wrapped, False
+            writeable = (p.flags.writeable, data.flags.writeable)
         else:
             rhs, p, data, dynamic = _in_place(disp), _EMPTY, args, True
     n = y0.shape[0]
@@ -331,7 +333,7 @@ def solve_ivp(
     else:
         # An address and float64 vectors: only writeability changes the argument types, so
         # the compiled entry point is looked up without typing every argument on each call.
-        flags = (p.flags.writeable, data.flags.writeable, y0.flags.writeable, grid.flags.writeable)
+        flags = (*writeable, y0.flags.writeable, grid.flags.writeable)
         kernel = kernel_entry(getattr(_rk45, name), values, flags)
     if to_grid:
         code, nfev, naccept, nreject, t_end, t_bad, filled = kernel(*values)

@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 from numba import njit
 
-from .._compiled import as_dispatcher
+from .._compiled import F64, as_dispatcher
 from . import _bfgs_kernel
 from ._objective import CompiledObjective, first_class, kernel_entry
 from ._result import STATUS_MESSAGES, OptimizeResult, OptimizeWarning
@@ -95,12 +95,9 @@ def objective_adapter(fun, jac, mode: str):
     return adapter
 
 
-_F64 = np.dtype(np.float64)
-
-
 def check_x0(x0, name: str = "x0") -> np.ndarray:
     """``x0`` as a contiguous float64 vector, or a ValueError that says what to pass."""
-    if not (type(x0) is np.ndarray and x0.dtype == _F64 and x0.flags.c_contiguous):
+    if not (type(x0) is np.ndarray and x0.dtype is F64 and x0.flags.c_contiguous):
         x0 = np.asarray(x0)
         if x0.dtype.kind not in "fiub":
             raise ValueError(f"`{name}` must hold real numbers, got dtype {x0.dtype}.")
@@ -113,7 +110,7 @@ def check_x0(x0, name: str = "x0") -> np.ndarray:
     if x0.size == 0:
         raise ValueError(f"`{name}` must not be empty.")
     # a Python loop beats numpy's call overhead for the small problems fitted one at a time
-    finite = all(map(math.isfinite, x0.flat)) if x0.size <= 32 else np.isfinite(x0).all()
+    finite = all(map(math.isfinite, x0.tolist())) if x0.size <= 32 else np.isfinite(x0).all()
     if not finite:
         raise ValueError(f"`{name}` must be finite; it contains NaN or infinity.")
     return x0
@@ -251,11 +248,10 @@ def prepare(fun, x0, args, jac, eps, finite_diff_rel_step, *, check=True):
             raise ValueError(
                 "a CompiledObjective computes its own gradient: leave `jac` None (or True)."
             )
-        args = fun.pointer_args(args)
+        p, data, writeable = fun.pointer_args(args)
         # Two contiguous float64 vectors: only their writeability changes the argument types
         # (typeof on every call would cost more than a small fit).
-        key = ("address", args[0].flags.writeable, args[1].flags.writeable)
-        return fun.address, args, COMBINED, _nan_steps(n), key
+        return fun.address, (p, data), COMBINED, _nan_steps(n), ("address", *writeable)
     fun = dispatcher(fun, "fun")
     mode, fd, steps = gradient_mode(jac, eps, finite_diff_rel_step, n)
     jac = dispatcher(jac, "jac") if mode == "separate" else None
