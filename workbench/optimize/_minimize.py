@@ -342,18 +342,18 @@ def minimize_bfgs(
         if nit + 1 <= n_keep or not return_all:
             break
         n_keep = nit + 1
-    status = int(status)
+    # the kernel returns Python ints and floats already (Numba boxes int64 and float64 so)
     res = OptimizeResult(
-        fun=float(f),
+        fun=f,
         jac=g,
         hess_inv=H,
-        nfev=int(nfev),
-        njev=int(njev),
+        nfev=nfev,
+        njev=njev,
         status=status,
         success=status == 0,
         message=STATUS_MESSAGES[status],
         x=x,
-        nit=int(nit),
+        nit=nit,
     )
     if return_all:
         res["allvecs"] = list(allvecs[: nit + 1])
