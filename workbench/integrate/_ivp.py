@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
@@ -51,7 +51,6 @@ class OdeResult:
     nreject: int = 0
     t_events: None = None
     y_events: None = None
-    extra: dict = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return (
