@@ -342,6 +342,19 @@ def test_dense_output_together_with_t_eval():
     np.testing.assert_allclose(ours.sol(t_eval), ours.y, rtol=1e-13, atol=1e-15)
 
 
+@pytest.mark.parametrize("t_span", [(0.0, 6.0), (6.0, -1.0)])
+def test_every_interpolation_path_gives_the_same_bits(t_span):
+    """t_eval alone (the scalar-returning kernel), t_eval with dense output (the step-table
+    kernel) and the dense solution evaluate one interpolant with the same arithmetic."""
+    t_eval = np.linspace(*t_span, 101)
+    kw = dict(rtol=1e-6, atol=1e-9, t_eval=t_eval)
+    plain = solve_ivp(oscillator, t_span, [1.0, 0.0], **kw)
+    dense = solve_ivp(oscillator, t_span, [1.0, 0.0], dense_output=True, **kw)
+    np.testing.assert_array_equal(plain.y, dense.y)
+    np.testing.assert_array_equal(dense.sol(t_eval), dense.y)
+    assert plain.nfev == dense.nfev > 50
+
+
 # --- argument errors ----------------------------------------------------------------------------
 
 
