@@ -213,10 +213,11 @@ def advance(rhs, p, args, t, y, h_abs, t_bound, direction, rtol, atol, max_step,
 def dense_coefficients(K, Q):
     """``Q = K.T @ P``: the quartic's coefficients for the step just taken."""
     for i in range(Q.shape[0]):
-        for k in range(Q.shape[1]):
+        for k in range(P.shape[1]):
             acc = 0.0
             for j in range(N_STAGES + 1):
-                acc += K[j, i] * P[j, k]
+                if P[j, k] != 0.0:  # P is a constant: its zero terms (9 of 28) compile away
+                    acc += K[j, i] * P[j, k]
             Q[i, k] = acc
 
 
