@@ -1,4 +1,4 @@
-"""The logistic loss's own exp and log1p against libm (Python's math), ulp by ulp."""
+"""The models' own exp, log1p and tanh against libm (Python's math), ulp by ulp."""
 
 from __future__ import annotations
 
@@ -10,14 +10,19 @@ from hypothesis import strategies as st
 from numba import njit
 
 from workbench.integrate._cuda import pure_python
-from workbench.models._elementary import exp_nonpositive, log1p_unit, stack_buffer
+from workbench.models._elementary import exp_nonpositive, log1p_unit, stack_buffer, tanh
 
 
 @njit
 def _apply(fn_id, xs):
     out = np.empty_like(xs)
     for i in range(xs.shape[0]):
-        out[i] = exp_nonpositive(xs[i]) if fn_id == 0 else log1p_unit(xs[i])
+        if fn_id == 0:
+            out[i] = exp_nonpositive(xs[i])
+        elif fn_id == 1:
+            out[i] = log1p_unit(xs[i])
+        else:
+            out[i] = tanh(xs[i])
     return out
 
 
@@ -60,6 +65,23 @@ def test_log1p_within_two_ulp_of_libm():
     assert ulps(_apply(1, xs), ref).max() <= 2.0
     assert _apply(1, np.array([0.0]))[0] == 0.0
     assert math.isnan(_apply(1, np.array([np.nan]))[0])
+
+
+def test_tanh_within_three_ulp_of_libm():
+    rng = np.random.default_rng(10)
+    xs = np.concatenate(
+        [
+            rng.normal(0.0, 1.0, 100_000),
+            rng.uniform(-20.0, 20.0, 50_000),
+            [0.625, -0.625, np.nextafter(0.625, 1.0), 1e-300, -5e-324, 19.0, -40.0, 1e300],
+        ]
+    )
+    ref = np.array([math.tanh(x) for x in xs])
+    nonzero = ref != 0.0
+    assert ulps(_apply(2, xs)[nonzero], ref[nonzero]).max() <= 3.0
+    got = _apply(2, np.array([0.0, -0.0, np.inf, -np.inf, np.nan]))
+    np.testing.assert_array_equal(got[:4], [0.0, 0.0, 1.0, -1.0])  # tanh(-0.0) is +0.0 here
+    assert math.isnan(got[4])
 
 
 @settings(max_examples=300, deadline=None)

@@ -55,7 +55,7 @@ import numpy as np
 from numba import njit
 from scipy.special import expit
 
-from .nets import _exp_nonpositive, _tanh
+from ._elementary import exp_nonpositive, tanh
 
 _DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 
@@ -204,7 +204,7 @@ def _sigmoid(v):
     """``1 / (1 + e**-v)`` without overflow: ``e = exp(-|v|)``, then ``1/(1+e)`` or
     ``e/(1+e)`` by the sign."""
     v = float(v)
-    e = _exp_nonpositive(-abs(v))
+    e = exp_nonpositive(-abs(v))
     p = 1.0 / (1.0 + e)
     return p if v >= 0.0 else e * p
 
@@ -280,7 +280,7 @@ def _recurrence(G, W, s0, S, Z, R, SR, Hc, A, C):
         sn = S[t + 1]
         for i in range(B):
             for j in range(H):
-                hh = _tanh(g[i, 2 * H + j] + C[i, j])
+                hh = tanh(g[i, 2 * H + j] + C[i, j])
                 h[i, j] = hh
                 zz = float(z[i, j])
                 sn[i, j] = (1.0 - zz) * hh + zz * s[i, j]
@@ -303,7 +303,7 @@ def _softmax_xent(O, c, y_tm, want_grad):
             omax = v if v > omax else omax
         target = (float(row[k]) + float(c[k])) - omax
         for j in range(V):
-            row[j] = _exp_nonpositive((float(row[j]) + float(c[j])) - omax)
+            row[j] = exp_nonpositive((float(row[j]) + float(c[j])) - omax)
         s = 0.0
         for j in range(V):
             s += row[j]
@@ -461,7 +461,7 @@ def _advance(E, Us, Ws, bs, k, s):
             sr[j] = sl[j] * _sigmoid(g[H + j] + a[H + j] + b[1, j])
         cand = np.dot(W[2], sr)
         for j in range(H):
-            hh = _tanh(g[2 * H + j] + cand[j] + b[2, j])
+            hh = tanh(g[2 * H + j] + cand[j] + b[2, j])
             sl[j] = (1.0 - z[j]) * hh + z[j] * sl[j]
         x = sl.copy()
 
@@ -490,7 +490,7 @@ def _sample(E, Us, Ws, bs, Vw, c, start, s, temperature, u, out):
         if temperature > 0.0:
             total = 0.0
             for j in range(V):
-                p[j] = _exp_nonpositive((p[j] - omax) / temperature)
+                p[j] = exp_nonpositive((p[j] - omax) / temperature)
                 total += p[j]
             target = u[i] * total
             acc = 0.0

@@ -58,9 +58,9 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from llvmlite import ir
-from numba import njit, types
-from numba.extending import intrinsic
+from numba import njit
+
+from ._elementary import exp_nonpositive, tanh
 
 _ACTIVATIONS = {"relu": 0, "tanh": 1}
 _DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
@@ -195,69 +195,6 @@ def _grl(grl_lambda, grl_layer: int, n_layers: int) -> tuple[int, float]:
 # ------------------------------------------------------------------------- compiled kernels
 
 
-# Elementwise math that LLVM can vectorise: glibc's tanh and exp are opaque calls that run one
-# element at a time (tanh alone took longer than numpy's SIMD np.tanh), so the two are written
-# out here without calls or branches. Both stay within 2 ulp of numpy's, so the compiled model
-# agrees with the numpy reference to ~1e-15.
-
-_LOG2E = 1.4426950408889634
-_LN2_HI = 6.93147180369123816490e-01  # ln 2 split in two (Cody-Waite): k * _LN2_HI is exact
-_LN2_LO = 1.90821492927058770002e-10
-
-
-@intrinsic
-def _float_from_bits(typingctx, bits):
-    """The float64 whose IEEE bit pattern is the int64 ``bits`` (a no-op cast)."""
-    if bits != types.int64:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.DoubleType())
-
-    return types.float64(types.int64), codegen
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _exp_nonpositive(x):
-    """``e**x`` for ``x <= 0`` within 1 ulp; below -708 it returns ``e**-708`` (~3e-308)."""
-    x = max(x, -708.0)
-    k = math.floor(x * _LOG2E + 0.5)
-    r = (x - k * _LN2_HI) - k * _LN2_LO  # |r| <= ln(2)/2
-    p = 1.0 / 6227020800.0  # Taylor series to r**13 / 13!: the next term is below 5e-18
-    p = p * r + 1.0 / 479001600.0
-    p = p * r + 1.0 / 39916800.0
-    p = p * r + 1.0 / 3628800.0
-    p = p * r + 1.0 / 362880.0
-    p = p * r + 1.0 / 40320.0
-    p = p * r + 1.0 / 5040.0
-    p = p * r + 1.0 / 720.0
-    p = p * r + 1.0 / 120.0
-    p = p * r + 1.0 / 24.0
-    p = p * r + 1.0 / 6.0
-    p = p * r + 0.5
-    p = p * r + 1.0
-    p = p * r + 1.0
-    return p * _float_from_bits((np.int64(k) + 1023) << 52)  # times 2**k
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _tanh(x):
-    """``tanh(x)`` within 2 ulp (Cephes' rational form below |x| = 0.625, else
-    ``(1 - e) / (1 + e)`` with ``e = exp(-2|x|)``); NaN stays NaN."""
-    x = float(x)
-    a = abs(x)
-    e = _exp_nonpositive(-2.0 * a)
-    big = (1.0 - e) / (1.0 + e)
-    big = big if x >= 0.0 else -big
-    s = x * x
-    p = (-9.64399179425052238628e-1 * s - 9.92877231001918586564e1) * s - 1.61468768441708447952e3
-    q = ((s + 1.12811678491632931402e2) * s + 2.23548839060100448583e3) * s
-    q += 4.84406305325125486048e3
-    small = x + x * s * (p / q)
-    out = small if a <= 0.625 else big
-    return out if x == x else x
-
-
 @njit(cache=True, error_model="numpy")
 def _bias_act(Z, b, act, A):
     """``A = act(Z + b)``. A may be Z, but the loop is vectorised only when it is not."""
@@ -270,7 +207,7 @@ def _bias_act(Z, b, act, A):
     else:
         for i in range(n):
             for j in range(m):
-                A[i, j] = _tanh(Z[i, j] + b[j])
+                A[i, j] = tanh(Z[i, j] + b[j])
 
 
 @njit(cache=True, error_model="numpy")
@@ -291,7 +228,7 @@ def _softmax_xent(Z, b, y, dZ, want_grad):
                 zmax = v
         s = 0.0
         for j in range(k):
-            e = _exp_nonpositive((float(Z[i, j]) + float(b[j])) - zmax)
+            e = exp_nonpositive((float(Z[i, j]) + float(b[j])) - zmax)
             dZ[i, j] = e
             s += e
         total += math.log(s) - ((float(Z[i, c]) + float(b[c])) - zmax)
