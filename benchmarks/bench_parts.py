@@ -1,0 +1,130 @@
+"""Where the time of one small solve or fit goes: the parts behind the single-call ratios.
+
+For the bundled arm (configs/arm.yaml) at rtol 1e-3 and 1e-6, best times of:
+- the whole ``solve_ivp`` call with the 1001 output samples, and with 2 (the difference is
+  the dense output);
+- the same call on an empty interval (t0 == t1): the fixed cost of a call (argument checks,
+  the call into compiled code, one right-hand-side evaluation, the result object);
+- one right-hand-side evaluation through its C callback, from compiled code;
+- what is left for the steps themselves: (2-sample call) - (fixed) - nfev x (one evaluation);
+and the budget a 300x ratio against scipy's own call leaves. Then one evaluation of the
+logistic loss and gradient on the seed data (configs/logreg.yaml, 100 x 3).
+
+Absolute times (this is a breakdown, not a ratio): minimums over repeats, which are the least
+disturbed by other load on a shared machine.
+
+Run: ``python benchmarks/bench_parts.py``.
+"""
+
+from __future__ import annotations
+
+import timeit
+from pathlib import Path
+
+import numpy as np
+from numba import njit
+from scipy.integrate import solve_ivp as scipy_solve_ivp
+
+from workbench.config import resolve
+from workbench.experiments import arm as exp
+from workbench.experiments.logreg import Problem
+from workbench.integrate import solve_ivp
+from workbench.integrate._rhs import call_rhs
+from workbench.models import arm as model
+from workbench.models import logistic
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def best(fn, number: int, repeats: int = 15) -> float:
+    """Least seconds per call over ``repeats`` rounds of ``number`` calls, after one call."""
+    fn()
+    return min(timeit.repeat(fn, number=number, repeat=repeats)) / number
+
+
+@njit
+def _rhs_loop(address, count, y, dydt, p, torque):
+    acc = 0.0
+    for i in range(count):  # times spread over [0, 1) as a solve would ask for them
+        call_rhs(address, (i % 1000) * 1e-3, y, dydt, p, torque)  # (p, data) for a callback
+        acc += dydt[2]
+    return acc
+
+
+def arm(rtol: float) -> None:
+    cfg = resolve(ROOT / "configs/arm.yaml", [f"solver.rtol={rtol}", f"solver.atol={rtol * 1e-3}"])
+    p, torque = cfg.arm.vector(), exp.packed_torque(cfg)
+    t_grid, table = exp.torque_table(cfg)
+    y0 = exp.initial_state(cfg.initial.q_deg, cfg.initial.qdot_deg_s)
+    s = cfg.solver
+    t_eval = s.output_times()
+
+    def ours(span, grid):
+        return lambda: solve_ivp(
+            model.ARM_RHS, span, y0, args=(p, torque), t_eval=grid, rtol=s.rtol, atol=s.atol
+        )
+
+    full = ours(s.t_span, t_eval)
+    res = full()
+    t_full = best(full, 300)
+    t_two = best(ours(s.t_span, t_eval[[0, -1]]), 300)
+    t_fixed = best(ours((0.0, 0.0), t_eval[:1]), 2000)
+    count = 1_000_000
+    dydt = np.empty_like(y0)
+    loop = lambda: _rhs_loop(model.ARM_RHS.address, count, y0, dydt, p, torque)  # noqa: E731
+    t_rhs = best(loop, 1, repeats=5) / count
+    t_scipy = best(
+        lambda: scipy_solve_ivp(
+            model.numpy_rhs, s.t_span, y0, args=(t_grid, table, p), t_eval=t_eval, rtol=s.rtol,
+            atol=s.atol,
+        ),
+        3,
+        repeats=5,
+    )  # fmt: skip
+    steps = res.naccept + res.nreject
+    t_steps = t_two - t_fixed - res.nfev * t_rhs
+    us = 1e6
+    print(f"arm, rtol {rtol:g}: {res.nfev} evaluations, {steps} steps ({res.nreject} rejected)")
+    print(f"  whole call, 1001 samples            {t_full * us:7.2f} us")
+    print(f"    dense output (1001 - 2 samples)   {(t_full - t_two) * us:7.2f} us")
+    print(f"    fixed cost (empty interval)       {t_fixed * us:7.2f} us")
+    print(
+        f"    right-hand side                   {res.nfev * t_rhs * us:7.2f} us"
+        f"   ({t_rhs * 1e9:.1f} ns per evaluation)"
+    )
+    print(
+        f"    steps, the rest                   {t_steps * us:7.2f} us"
+        f"   ({t_steps / steps * 1e9:.0f} ns per step)"
+    )
+    print(
+        f"  scipy with the numpy rhs {t_scipy * 1e3:.2f} ms: a 300x ratio leaves"
+        f" {t_scipy / 300 * us:.2f} us (ratio now {t_scipy / t_full:.0f}x)"
+    )
+
+
+@njit
+def _loss_loop(count, w, g, X, y, c):
+    acc = 0.0
+    for _ in range(count):
+        acc += logistic.loss_grad(w, g, X, y, c, 0.0, 1, True)
+    return acc
+
+
+def loss() -> None:
+    problem = Problem(resolve(ROOT / "configs/logreg.yaml"))
+    w = np.array([0.3, -0.2, 0.1])
+    g = np.empty(3)
+    X = np.ascontiguousarray(problem.Z)
+    y, c = problem.y.astype(float), np.empty(0)
+
+    count = 20_000
+    t = best(lambda: _loss_loop(count, w, g, X, y, c), 1, repeats=7) / count
+    m, n = X.shape
+    print(f"logistic loss and gradient, {m} x {n}: {t * 1e6:.3f} us per evaluation")
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    for rtol in (1e-3, 1e-6):
+        arm(rtol)
+    loss()
