@@ -42,13 +42,13 @@ CASES = [
         "configs/arm.yaml",
         "cpu",
         (),
-        "workbench.integrate._rk45.solve_to_grid,workbench.models.arm.ARM_RHS",
+        "workbench.integrate._entries_RK45.to_grid,workbench.models.arm.ARM_RHS",
     ),
     (
         "configs/arm_ensemble.yaml",
         "parallel",
         ("ensemble.size=16",),
-        "workbench.integrate._batch.batch_parallel,workbench.models.arm.ARM_RHS",
+        "workbench.integrate._entries_RK45.batch_parallel,workbench.models.arm.ARM_RHS",
     ),
     (
         "configs/logreg.yaml",

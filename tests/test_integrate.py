@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from numba import njit
 
 from workbench.experiments import arm as exp
-from workbench.integrate import _rk45, _sums, solve_ivp
+from workbench.integrate import _shared, _sums, solve_ivp
 from workbench.models import arm as model
 
 #: Our step sums reproduce numpy's BLAS on this machine: then parity is bit for bit.
@@ -259,16 +259,16 @@ def test_float_and_array_args_go_through_the_cached_kernel(monkeypatch):
     """With float and 1-D float64 arguments, the user's function is wrapped as a C callback
     and the cached kernel runs; other arguments (an int here) take the dispatcher path. Both
     give scipy's numbers."""
-    from workbench.integrate import _ivp
+    from workbench.integrate._kernels import KERNELS
 
     twins = {}
-    monkeypatch.setattr(_ivp, "_dynamic_twins", twins)
+    monkeypatch.setattr(KERNELS["RK45"], "_dynamic", twins)
     w = np.array([1.0, 0.5])
     kw = dict(rtol=1e-8)
     solve_both(scaled, (0, 2), [1.0, 1.0], args=(1.5, w), **kw)
     assert twins == {}  # no kernel was specialised on the dispatcher
     ours_int, _ = solve_both(scaled, (0, 2), [1.0, 1.0], args=(2, w), **kw)
-    assert "solve_one" in twins
+    assert "solve" in twins
     exact = np.exp(-2 * w[:, None] * ours_int.t)
     np.testing.assert_allclose(ours_int.y, exact, rtol=1e-6, atol=1e-6)
 
@@ -570,4 +570,4 @@ DBL_MAX = float(np.finfo(float).max)
 def test_min_step_matches_nextafter(t, direction):
     with np.errstate(over="ignore"):  # next to the largest float, the step is infinite
         expected = 10 * abs(np.nextafter(t, direction * np.inf) - t)
-    assert _rk45.min_step(t, direction) == expected
+    assert _shared.min_step(t, direction) == expected

@@ -40,44 +40,52 @@ def launch_signature(args_type):
     return (
         f64[:, ::1],  # P, the members' parameter rows
         args_type,  # shared args
-        f64,  # t0
-        f64,  # t1
+        types.UniTuple(f64, 6),  # t0, t1, rtol, first_step, max_step, direction
         f64[:, ::1],  # Y0
         f64[::1],  # t_eval
-        f64,  # first_step
-        f64,  # rtol
         f64[::1],  # atol
-        f64,  # max_step
+        f64[::1],  # the events' directions
+        f64[::1],  # the events' terminal counts
         i64,  # lo
         i64,  # hi
         f64[:, :, ::1],  # Y (m, n, len(t_eval))
         i64[:, ::1],  # statistics
         f64[::1],  # time of a non-finite evaluation
+        i64[:, ::1],  # event counts (m, e)
+        f64[:, :, ::1],  # event times (m, e, keep)
+        f64[:, :, :, ::1],  # event states (m, e, keep, n)
     )
 
 
-def test_signature_matches_the_host_arrays_of_a_batch():
-    """The types above are those of the arrays ``solve_ivp_batch`` builds (device copies keep
-    dtype, dimensions and layout)."""
-    m, n, k = 4, 5, 11
-    host = (
-        np.ascontiguousarray(np.ones((m, 7)), dtype=float),
-        (np.ones(3),),
-        0.0,
-        1.0,
-        np.ones((m, n)),
-        np.linspace(0, 1, k),
-        0.0,
-        1e-6,
-        np.full(n, 1e-9),
-        np.inf,
-        0,
-        m,
-        np.full((m, n, k), np.nan),
-        np.zeros((m, 4), dtype=np.int64),
-        np.full(m, np.nan),
+def test_signature_matches_the_host_arrays_of_a_batch(monkeypatch):
+    """The types above are those of the arrays ``solve_ivp_batch`` hands the launcher
+    (device copies keep dtype, dimensions and layout)."""
+    from workbench.integrate import _cuda, solve_ivp_batch
+    from workbench.models.arm import ARM_RHS
+
+    seen = {}
+
+    def launcher(method, rhs, event_set, params, data, scalars, y0s, t_eval, atol, y, stats,
+                 t_bad, event_out, chunk, progress):  # fmt: skip
+        ev_n, ev_t, ev_y = event_out
+        seen["types"] = tuple(
+            typeof(a)
+            for a in (params, (data,), scalars, y0s, t_eval, atol, np.ones(1), np.ones(1), 0, 1,
+                      y, stats, t_bad, ev_n, ev_t, ev_y)
+        )  # fmt: skip
+
+    monkeypatch.setattr(_cuda, "run_batch_cuda", launcher)
+    monkeypatch.setattr(
+        "workbench.targets.choose_target", lambda *a, **k: SimpleNamespace(name="cuda")
     )
-    assert tuple(typeof(a) for a in host) == launch_signature(types.UniTuple(f64[::1], 1))
+    m, n = 4, 5
+    solve_ivp_batch(
+        ARM_RHS, (0.0, 1.0), np.ones((m, n)), params=np.ones((m, 7)), args=(np.ones(3),),
+        t_eval=np.linspace(0, 1, 11), events=lambda t, y, p, d: y[0], target="cuda",
+    )  # fmt: skip
+    expected = launch_signature(types.UniTuple(f64[::1], 1))
+    # an event set of one: the launcher pads empty ones itself
+    assert seen["types"] == expected
 
 
 @njit
@@ -105,9 +113,17 @@ CASES = {
 }
 
 
+@njit
+def first_state(t, y, p, *args):
+    return y[0] - 0.5
+
+
+@pytest.mark.parametrize("method", ["RK23", "RK45", "DOP853"])
 @pytest.mark.parametrize("case", CASES)
-def test_rk45_batch_kernel_compiles_to_ptx(stub_device, case):
-    from workbench.integrate._cuda import device_rhs, make_kernel
+def test_batch_kernel_compiles_to_ptx(stub_device, case, method):
+    from workbench.integrate import METHODS
+    from workbench.integrate._cuda import device_events, device_rhs, make_kernel
+    from workbench.integrate._events import prepare_events
     from workbench.models.arm import ARM_RHS
 
     n, args_type = CASES[case]
@@ -118,7 +134,11 @@ def test_rk45_batch_kernel_compiles_to_ptx(stub_device, case):
         "array and float": array_and_float,
     }[case]
     device = ARM_RHS.device if case == "arm" else device_rhs(rhs)
-    kernel = make_kernel(device, n)
+    first_state.terminal = 2
+    events = prepare_events(first_state) if case != "no args" else None
+    kernel = make_kernel(
+        METHODS[method], device, device_events(events, device), n, 1 if events else 0, 2
+    )
     ptx, restype = cuda.compile_ptx(kernel.py_func, launch_signature(args_type), cc=(9, 0))
     assert restype == types.void
     assert ".entry" in ptx and ".target sm_90" in ptx

@@ -6,72 +6,34 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit, prange
 
 from .._compiled import as_dispatcher
-from . import _rk45
+from ._entries import NACCEPT, NFEV, NREJECT, STATUS
+from ._events import (
+    EventSet,
+    check_event_values,
+    combined_cfunc,
+    combined_dispatcher,
+    prepare_events,
+)
 from ._ivp import status_message, validate_common, validate_y0
+from ._kernels import KERNELS
+from ._methods import get_method
+from ._records import Options
 from ._rhs import CompiledRHS, with_nrt
-from ._tableau import N_STAGES, P
-
-#: Columns of the per-member integer statistics.
-STATUS, NFEV, NACCEPT, NREJECT = range(4)
-
-
-@njit(cache=True, error_model="numpy")
-def solve_member(rhs, p, args, t0, t1, y0, t_eval, first, rtol, atol, max_step, y_out, stats, i):
-    """Integrate member ``i`` on the CPU; allocates its own work arrays."""
-    n = y0.shape[0]
-    K = np.empty((N_STAGES + 1, n))
-    y = np.empty(n)
-    y_new = np.empty(n)
-    tmp = np.empty(n)
-    Q = np.empty((n, P.shape[1]))
-    code, nfev, nacc, nrej, t_end, t_bad, _ = _rk45.integrate_to_grid(
-        rhs, p, args, t0, t1, y0, t_eval, first, rtol, atol, max_step, K, y, y_new, tmp, Q, y_out
-    )
-    stats[i, STATUS] = code
-    stats[i, NFEV] = nfev
-    stats[i, NACCEPT] = nacc
-    stats[i, NREJECT] = nrej
-    return t_bad
-
-
-@njit(cache=True, error_model="numpy")
-def batch_serial(rhs, P, args, t0, t1, Y0, t_eval, first, rtol, atol, max_step, lo, hi, Y, st, tb):
-    for i in range(lo, hi):
-        tb[i] = solve_member(
-            rhs, P[i], args, t0, t1, Y0[i], t_eval, first, rtol, atol, max_step, Y[i], st, i
-        )
-
-
-@njit(cache=True, error_model="numpy", parallel=True)
-def batch_parallel(
-    rhs, P, args, t0, t1, Y0, t_eval, first, rtol, atol, max_step, lo, hi, Y, st, tb
-):
-    for i in prange(lo, hi):
-        tb[i] = solve_member(
-            rhs, P[i], args, t0, t1, Y0[i], t_eval, first, rtol, atol, max_step, Y[i], st, i
-        )
-
-
-_KERNELS = {"cpu": batch_serial, "parallel": batch_parallel}
-_dynamic: dict = {}
-
-
-def _cpu_kernel(target: str, dynamic: bool):
-    """The cached kernel, or (when a dispatcher crosses its boundary) an uncached twin."""
-    kernel = _KERNELS[target]
-    if not dynamic:
-        return kernel
-    if target not in _dynamic:
-        _dynamic[target] = njit(error_model="numpy", parallel=target == "parallel")(kernel.py_func)
-    return _dynamic[target]
 
 
 @dataclass
 class BatchResult:
-    """Results of :func:`solve_ivp_batch`: ``y`` is (m, n, len(t)); per-member counters."""
+    """Results of :func:`solve_ivp_batch`.
+
+    ``t`` (k,) and ``y`` (m, n, k): the output times and every member's states there (NaN
+    after a member stopped: a failure or a terminal event); per member ``nfev``, ``naccept``,
+    ``nreject``, ``status`` (as scipy's: 0, 1 for a terminal event, -1) and ``messages``.
+    With events: ``event_counts`` (m, e), how often each event occurred in each member, and
+    its first occurrences, ``t_events`` (m, e, keep) and ``y_events`` (m, e, keep, n), NaN
+    where there were fewer; else these are None.
+    """
 
     t: np.ndarray
     y: np.ndarray
@@ -81,6 +43,10 @@ class BatchResult:
     status: np.ndarray
     messages: list[str]
     target: str
+    method: str = "RK45"
+    event_counts: np.ndarray | None = None
+    t_events: np.ndarray | None = None
+    y_events: np.ndarray | None = None
 
     @property
     def success(self) -> np.ndarray:
@@ -103,12 +69,49 @@ def _shared_args(rhs, args):
     return args
 
 
+def _event_callables(rhs, event_set: EventSet | None, data, t0, y0, p0):
+    """``(rhs, ev, dynamic)`` for the CPU kernels: addresses (the cached kernels run) for a
+    CompiledRHS and events that compile as C callbacks, else dispatchers."""
+    if isinstance(rhs, CompiledRHS):
+        args = (data,) if data.shape[0] else ()
+        if event_set is None:
+            return rhs.address, rhs.address, False
+        check_event_values(event_set, t0, y0, args, leading=(p0,))
+        kinds = (("d", 0, 0),) if args else ()
+        compiled = combined_cfunc(event_set, kinds, leading_p=True)
+        if compiled is not None:
+            return rhs.address, compiled.address, False
+        raise ValueError(
+            "the events could not be compiled as C callbacks: with a CompiledRHS they are "
+            "called as event(t, y, p, data) with float64 arrays p and data."
+        )
+    fn = with_nrt(as_dispatcher(rhs, "rhs"))
+    if event_set is None:
+        return fn, fn, True
+    check_event_values(event_set, t0, y0, data, leading=(p0,))
+    return fn, combined_dispatcher(event_set, leading_p=True), True
+
+
+def _chunk(chunk_size, m: int) -> int:
+    if chunk_size is None:
+        return max(64, -(-m // 50))
+    if isinstance(chunk_size, (int, np.integer)) and not isinstance(chunk_size, bool):
+        if chunk_size > 0:
+            return int(chunk_size)
+    raise ValueError(
+        f"`chunk_size` must be a positive integer (members per compiled call), got {chunk_size!r}."
+    )
+
+
 def solve_ivp_batch(
     rhs,
     t_span,
     y0s,
     *,
     t_eval,
+    method="RK45",
+    events=None,
+    keep_events: int = 1,
     params=None,
     args=(),
     rtol=1e-3,
@@ -119,21 +122,51 @@ def solve_ivp_batch(
     chunk_size: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> BatchResult:
-    """Integrate m trajectories of the same system, each with its own adaptive RK45 steps.
+    """Integrate m trajectories of the same system, each with its own adaptive steps.
 
-    ``rhs(t, y, dydt, p, *args)`` writes dy/dt into ``dydt`` (the in-place form, because GPU
-    code cannot allocate); ``p`` is the member's row of ``params`` (m, p) and ``args`` are shared
-    by all members (e.g. a torque table). ``rhs`` may also be a :class:`CompiledRHS`; then
-    ``args`` is ``(data,)``, one float64 array. ``y0s`` is (m, n); ``t_eval`` the output times,
-    sorted in the direction of integration.
+    Parameters
+    ----------
+    rhs : callable or CompiledRHS
+        ``rhs(t, y, dydt, p, *args)`` writes dy/dt into ``dydt`` (the in-place form, because
+        GPU code cannot allocate); ``p`` is the member's row of ``params`` and ``args`` are
+        shared by all members (e.g. a torque table). A :class:`CompiledRHS` takes
+        ``args=(data,)``, one float64 array.
+    t_span : (float, float)
+        ``(t0, t1)``, shared by all members.
+    y0s : array_like, shape (m, n)
+        The members' initial states.
+    t_eval : array_like, shape (k,)
+        The output times, sorted in the direction of integration.
+    method : {"RK45", "RK23", "DOP853"}
+        As :func:`solve_ivp`.
+    events : callable or list of callables, optional
+        ``event(t, y, p, *args) -> float`` (the member's ``p`` as for ``rhs``), with scipy's
+        ``terminal`` and ``direction`` attributes; each member stops at its own terminal event.
+    keep_events : int
+        How many occurrences of each event to keep per member (all are counted).
+    params : array_like, shape (m, p), optional
+        Per-member parameters.
+    rtol, atol, first_step, max_step
+        As :func:`solve_ivp`, shared by all members.
+    target : {"auto", "cpu", "parallel", "cuda"}
+        One core, members spread over cores with ``prange``, one member per GPU thread.
+    chunk_size : int, optional
+        Members per compiled call: ``progress(done, total)`` is called and Ctrl-C is seen
+        between chunks.
 
-    ``target`` is ``cpu`` (one core), ``parallel`` (members spread over cores with ``prange``),
-    ``cuda`` (one member per GPU thread) or ``auto``. The CPU targets give exactly the numbers of
-    a loop over :func:`solve_ivp`; CUDA agrees within the solver tolerance. Members are run in
-    chunks so that ``progress(done, total)`` is called and Ctrl-C is seen between chunks.
+    Returns
+    -------
+    BatchResult
+
+    Notes
+    -----
+    The CPU targets give exactly the numbers of a loop over :func:`solve_ivp`; CUDA agrees
+    within the solver tolerance.
     """
     from ..targets import choose_target
 
+    m_ = get_method(method)
+    kernels = KERNELS[m_.name]
     y0s = validate_y0(y0s, ndim=2, name="y0s")
     m, n = y0s.shape
     if t_eval is None:
@@ -153,71 +186,42 @@ def solve_ivp_batch(
         )
     if not np.all(np.isfinite(params)):
         raise ValueError("`params` must be finite; it contains NaN or infinity.")
+    if not (isinstance(keep_events, (int, np.integer)) and not isinstance(keep_events, bool)):
+        raise ValueError(f"`keep_events` must be an integer >= 1, got {keep_events!r}.")
+    if not 1 <= keep_events <= 10_000:
+        raise ValueError(f"`keep_events` must be between 1 and 10000, got {keep_events!r}.")
     data = _shared_args(rhs, args)
+    event_set = prepare_events(events)
+    e = 0 if event_set is None else len(event_set)
+    ev_dir = np.empty(0) if event_set is None else event_set.direction
+    ev_max = np.empty(0) if event_set is None else event_set.max_events
     choice = choose_target(target, batched=True).name
     y = np.full((m, n, t_eval.shape[0]), np.nan)
     stats = np.zeros((m, 4), dtype=np.int64)
     t_bad = np.full(m, np.nan)
-    if chunk_size is None:
-        chunk = max(64, -(-m // 50))
-    elif (
-        isinstance(chunk_size, (int, np.integer))
-        and not isinstance(chunk_size, bool)
-        and chunk_size > 0
-    ):
-        chunk = int(chunk_size)
-    else:
-        raise ValueError(
-            f"`chunk_size` must be a positive integer (members per compiled call), "
-            f"got {chunk_size!r}."
-        )
+    ev_n = np.zeros((m, e), dtype=np.int64)
+    ev_t = np.full((m, e, keep_events if e else 0), np.nan)
+    ev_y = np.full((m, e, keep_events if e else 0, n), np.nan)
+    chunk = _chunk(chunk_size, m)
+    direction = 1.0 if t1 >= t0 else -1.0
     if choice == "cuda":
         from ._cuda import run_batch_cuda
 
         run_batch_cuda(
-            rhs,
-            params,
-            data,
-            t0,
-            t1,
-            y0s,
-            t_eval,
-            first,
-            rtol,
-            atol_v,
-            max_step,
-            y,
-            stats,
-            t_bad,
-            chunk,
-            progress,
-        )
+            m_, rhs, event_set, params, data, (t0, t1, rtol, first, max_step, direction),
+            y0s, t_eval, atol_v, y, stats, t_bad, (ev_n, ev_t, ev_y), chunk, progress,
+        )  # fmt: skip
     else:
-        if isinstance(rhs, CompiledRHS):
-            kernel, fn = _cpu_kernel(choice, dynamic=False), rhs.address
-        else:
-            kernel = _cpu_kernel(choice, dynamic=True)
-            fn = with_nrt(as_dispatcher(rhs, "rhs"))
+        fn, ev, dynamic = _event_callables(rhs, event_set, data, t0, y0s[0], params[0])
+        name = "batch_parallel" if choice == "parallel" else "batch_cpu"
+        kernel = kernels.dynamic(name) if dynamic else getattr(kernels, name)
+        opt = Options(t0, t1, rtol, atol_v, first, max_step, direction)
         for lo in range(0, m, chunk):
             hi = min(m, lo + chunk)
             kernel(
-                fn,
-                params,
-                data,
-                t0,
-                t1,
-                y0s,
-                t_eval,
-                first,
-                rtol,
-                atol_v,
-                max_step,
-                lo,
-                hi,
-                y,
-                stats,
-                t_bad,
-            )
+                fn, ev, params, data, opt, y0s, t_eval, ev_dir, ev_max, lo, hi, y, stats, t_bad,
+                ev_n, ev_t, ev_y,
+            )  # fmt: skip
             if progress is not None:
                 progress(hi, m)
     status = np.empty(m, dtype=np.int64)
@@ -234,4 +238,8 @@ def solve_ivp_batch(
         status=status,
         messages=messages,
         target=choice,
+        method=m_.name,
+        event_counts=ev_n if e else None,
+        t_events=ev_t if e else None,
+        y_events=ev_y if e else None,
     )

@@ -57,10 +57,14 @@ def unpack_lines(kinds) -> tuple[list[str], list[str]]:
     lines, names = [], []
     for i, (kind, at, size) in enumerate(kinds):
         names.append(f"a{i}")
-        if kind == "s":
+        if kind == "s":  # a float, from p
             lines.append(f"    a{i} = p[{at}]")
-        else:
+        elif kind == "a":  # an array, from data
             lines.append(f"    a{i} = carray(d, (nd,))[{at}:{at + size}]")
+        elif kind == "p":  # all of p (a CompiledRHS's own p)
+            lines.append(f"    a{i} = carray(p, (n_p,))")
+        else:  # "d": all of data
+            lines.append(f"    a{i} = carray(d, (nd,))")
     return lines, names
 
 

@@ -1,4 +1,4 @@
-"""``solve_ivp``: scipy's RK45, compiled with Numba."""
+"""``solve_ivp``: scipy's explicit Runge-Kutta methods (RK23, RK45, DOP853), compiled with Numba."""
 
 from __future__ import annotations
 
@@ -10,17 +10,30 @@ import numpy as np
 from numba import njit
 
 from .._compiled import F64, as_dispatcher, kernel_entry
-from . import _rk45
-from ._callback import wrap
+from . import _records as _core
+from ._callback import _layout, wrap
+from ._events import (
+    EventSet,
+    check_event_values,
+    combined_cfunc,
+    combined_dispatcher,
+    prepare_events,
+)
+from ._kernels import KERNELS, dense_table
+from ._methods import Method, get_method
 from ._rhs import CompiledRHS
+from ._shared import grid_problem
 
 EPS = np.finfo(float).eps
 _EMPTY = np.empty(0)
 
 MESSAGES = {
-    0: "The solver successfully reached the end of the integration interval.",
-    _rk45.STEP_TOO_SMALL: "Required step size is less than spacing between numbers.",
+    _core.FINISHED: "The solver successfully reached the end of the integration interval.",
+    _core.TERMINATED: "A termination event occurred.",
+    _core.STEP_TOO_SMALL: "Required step size is less than spacing between numbers.",
 }
+#: scipy's ``status`` for each internal code.
+STATUS = {_core.FINISHED: 0, _core.TERMINATED: 1}
 
 
 def nonfinite_message(t_bad: float) -> str:
@@ -29,18 +42,24 @@ def nonfinite_message(t_bad: float) -> str:
 
 def status_message(code: int, t_bad: float) -> tuple[int, str]:
     """scipy's (status, message) for an internal status code."""
-    if code == _rk45.NONFINITE_RHS:
+    if code == _core.NONFINITE_RHS:
         return -1, nonfinite_message(t_bad)
-    return (0 if code == _rk45.FINISHED else -1), MESSAGES[code]
+    return STATUS.get(code, -1), MESSAGES[code]
 
 
 @dataclass
 class OdeResult:
-    """The result of :func:`solve_ivp`, with the fields of scipy's ``OdeResult``."""
+    """The result of :func:`solve_ivp`, with the fields of scipy's ``OdeResult``.
+
+    ``t`` (k,) and ``y`` (n, k): the output times and states; ``t_events`` and ``y_events``:
+    with events, one array per event of its times (c,) and states (c, n), else None.
+    """
 
     t: np.ndarray
     y: np.ndarray
     sol: DenseSolution | None
+    t_events: list | None
+    y_events: list | None
     nfev: int
     njev: int
     nlu: int
@@ -49,36 +68,35 @@ class OdeResult:
     success: bool
     naccept: int = 0
     nreject: int = 0
-    t_events: None = None
-    y_events: None = None
 
     def __repr__(self) -> str:
+        events = "" if self.t_events is None else f", events={[len(t) for t in self.t_events]}"
         return (
             f"OdeResult(status={self.status}, message={self.message!r}, nfev={self.nfev}, "
             f"naccept={self.naccept}, nreject={self.nreject}, t.shape={self.t.shape}, "
-            f"y.shape={self.y.shape})"
+            f"y.shape={self.y.shape}{events})"
         )
 
 
 class DenseSolution:
-    """The continuous solution: Shampine's quartic on each accepted step.
+    """The continuous solution: the method's interpolant on each accepted step (RK23's
+    cubic, RK45's quartic, DOP853's seventh-degree polynomial).
 
     Called with a scalar it returns shape (n,), with an array of times (n, len(t)), like
     scipy's ``OdeSolution``. A time that is a step boundary uses the earlier step, as scipy's.
     """
 
-    @classmethod
-    def from_steps(cls, steps: np.ndarray, n: int) -> DenseSolution:
-        """From the step table of the ``solve_one`` kernel: rows ``[t, y (n), Q (n x 4)]``."""
-        nq = (steps.shape[1] - 1 - n) // n
-        Qs = np.ascontiguousarray(steps[:-1, 1 + n :].reshape(-1, n, nq))
-        return cls(steps[:, 0].copy(), np.ascontiguousarray(steps[:, 1 : 1 + n]), Qs)
-
-    def __init__(self, ts: np.ndarray, ys: np.ndarray, Qs: np.ndarray):
-        self.ts, self._ys, self._Qs = ts, ys, Qs
+    def __init__(self, method: Method, ts, hs, ys, Qs):
+        self.method = method
+        self.ts, self._hs, self._ys, self._Qs = ts, hs, ys, Qs
         self.ascending = ts[-1] >= ts[0]
         self.t_min, self.t_max = (ts[0], ts[-1]) if self.ascending else (ts[-1], ts[0])
         self.n_segments = len(ts) - 1
+
+    @classmethod
+    def from_steps(cls, method: Method, steps: np.ndarray, n: int) -> DenseSolution:
+        """From the step table of the ``solve`` kernel (see :class:`._core.Output`)."""
+        return cls(method, *dense_table(steps, n, method.tableau.n_dense))
 
     def _segments(self, t: np.ndarray) -> np.ndarray:
         if self.ascending:
@@ -95,15 +113,9 @@ class DenseSolution:
         if self.n_segments == 0:
             out[:] = self._ys[0][:, None]
         else:
-            _eval_at_segments(self.ts, self._ys, self._Qs, ts, self._segments(ts), out)
+            evaluate = KERNELS[self.method.name].eval_segments
+            evaluate(self.ts, self._hs, self._ys, self._Qs, ts, self._segments(ts), out)
         return out[:, 0] if t.ndim == 0 else out
-
-
-@njit(cache=True)
-def _eval_at_segments(ts, ys, Qs, t, seg, out):
-    for j in range(t.shape[0]):
-        s = seg[j]
-        _rk45.dense_eval(ts[s], ts[s + 1] - ts[s], ys[s], Qs[s], t[j], out, j)
 
 
 def _as_float(name: str, value) -> float:
@@ -184,17 +196,17 @@ def validate_common(t_span, y0, t_eval, rtol, atol, first_step, max_step, check_
             raise ValueError(f"`t_eval` must be 1-dimensional, got shape {t_eval.shape}.")
         if check_t_eval:
             values = (t_eval, t0, t1)
-            problem = kernel_entry(_rk45.grid_problem, values, t_eval.flags.writeable)(*values)
+            problem = kernel_entry(grid_problem, values, t_eval.flags.writeable)(*values)
             check_grid(problem, t0, t1)
     return t0, t1, t_eval, rtol, atol_v, first, max_step
 
 
 def check_grid(problem: int, t0: float = 0.0, t1: float = 0.0) -> None:
-    """Raise scipy's error for a ``t_eval`` that :func:`._rk45.grid_problem` found wrong."""
-    if problem == _rk45.GRID_OUTSIDE_SPAN:
+    """Raise scipy's error for a ``t_eval`` that :func:`._shared.grid_problem` found wrong."""
+    if problem == _core.GRID_OUTSIDE_SPAN:
         lo, hi = min(t0, t1), max(t0, t1)
         raise ValueError(f"Values in `t_eval` must lie within `t_span` [{lo!r}, {hi!r}].")
-    if problem == _rk45.GRID_OUT_OF_ORDER:
+    if problem == _core.GRID_OUT_OF_ORDER:
         order = "increasing" if t1 >= t0 else "decreasing"
         raise ValueError(
             f"Values in `t_eval` must be strictly {order} (the direction of integration)."
@@ -250,107 +262,190 @@ def _check_output_shape(fun, t0, y0, args, name="fun"):
         )
 
 
-def _kernel(name: str, dynamic: bool):
-    """A kernel from :mod:`._rk45`; a non-caching twin when a dispatcher crosses its boundary."""
-    kernel = getattr(_rk45, name)
-    if not dynamic:
-        return kernel
-    twin = _dynamic_twins.get(name)
-    if twin is None:
-        twin = _dynamic_twins[name] = njit(error_model="numpy")(kernel.py_func)
-    return twin
+#: Keyword arguments of scipy's solve_ivp that only its implicit methods use.
+_IMPLICIT_ONLY = ("jac", "jac_sparsity", "lband", "uband", "min_step")
 
 
-_dynamic_twins: dict = {}
+def _check_options(options: dict) -> None:
+    """scipy warns about solver options that the method ignores; unknown names are errors."""
+    unknown = [k for k in options if k not in _IMPLICIT_ONLY]
+    if unknown:
+        raise TypeError(
+            f"solve_ivp() got unexpected keyword arguments {unknown}; the solver options are "
+            "rtol, atol, first_step and max_step."
+        )
+    names = ", ".join(f"`{k}`" for k in options)
+    warnings.warn(
+        f"The following arguments have no effect for a chosen solver: {names}.", stacklevel=3
+    )
+
+
+def _normalise_args(args) -> tuple:
+    if type(args) is tuple:
+        return args
+    if args is None:
+        return ()
+    if isinstance(args, tuple):
+        return args
+    if isinstance(args, (list, np.ndarray)) or not hasattr(args, "__iter__"):
+        # scipy requires a tuple; one value (a number, an array) is the common mistake
+        return (args,) if not isinstance(args, list) else tuple(args)
+    return tuple(args)
+
+
+def _callables(fun, events: EventSet | None, t0, y0, args):
+    """``(rhs, ev, p, data, dynamic)`` for the kernels: C-callback addresses with their
+    packed arguments where possible (the cached kernels run), else dispatchers."""
+    if isinstance(fun, CompiledRHS):
+        p, data, _ = fun.pointer_args(args)
+        ev = 0
+        if events is not None:
+            check_event_values(events, t0, y0, args)
+            kinds = (("p", 0, 0), ("d", 0, 0))[: len(args)]
+            compiled = combined_cfunc(events, kinds)
+            if compiled is None:
+                raise ValueError(
+                    "the events could not be compiled as C callbacks for a CompiledRHS: give "
+                    "them args they can take, (p, data) float64 arrays."
+                )
+            ev = compiled.address
+        return fun.address, ev, p, data, False
+    disp = as_dispatcher(fun)
+    _check_output_shape(disp, t0, y0, args)
+    if events is not None:
+        check_event_values(events, t0, y0, args)
+    # Through a C callback the cached kernel runs; compiling a kernel specialised on the
+    # dispatcher instead costs seconds in every process.
+    wrapped = wrap(disp, args)
+    if wrapped is not None:
+        rhs, p, data = wrapped
+        if events is None:
+            return rhs, 0, p, data, False
+        compiled = combined_cfunc(events, _layout(args)[0])
+        if compiled is not None:
+            return rhs, compiled.address, p, data, False
+    ev = combined_dispatcher(events) if events is not None else _in_place(disp)
+    return _in_place(disp), ev, _EMPTY, args, True
 
 
 def solve_ivp(
     fun,
     t_span,
     y0,
-    *,
+    method="RK45",
     t_eval=None,
+    dense_output=False,
+    events=None,
+    vectorized=False,
+    args=None,
+    *,
     rtol=1e-3,
     atol=1e-6,
     first_step=None,
     max_step=np.inf,
-    args=(),
-    dense_output=False,
+    **options,
 ):
-    """Solve an initial value problem with the Dormand-Prince RK45 method, as scipy does.
+    """Solve an initial value problem with an explicit Runge-Kutta method, as scipy does.
 
-    Parameters follow ``scipy.integrate.solve_ivp(method="RK45")``. ``fun(t, y, *args)``
-    returns dy/dt; it may be an ``@njit`` function or a plain Python function in Numba's subset
-    (compiled here). ``fun`` may also be a :class:`CompiledRHS` (an in-place C callback); then
-    ``args`` is ``(p, data)``, two float64 arrays, and the solver kernel is loaded from Numba's
-    on-disk cache.
+    Parameters follow ``scipy.integrate.solve_ivp``.
 
-    Returns an :class:`OdeResult` with ``t``, ``y`` (n, len(t)), ``nfev``, ``naccept``,
-    ``nreject``, ``status`` (0 reached the end, -1 failed), ``message``, ``success`` and
-    ``sol`` (a :class:`DenseSolution`) when ``dense_output`` is true. A right-hand side that
-    returns NaN or infinity ends the solve with status -1 and a message naming the time.
+    Parameters
+    ----------
+    fun : callable
+        ``fun(t, y, *args)`` returning dy/dt, shape (n,): an ``@njit`` function, a plain Python
+        function in Numba's subset (compiled here), or a :class:`CompiledRHS` (an in-place C
+        callback; then ``args`` is ``(p, data)``, two float64 arrays, and the solver kernel
+        is loaded from Numba's on-disk cache).
+    t_span : (float, float)
+        ``(t0, t1)``; ``t1 < t0`` integrates backward.
+    y0 : array_like, shape (n,)
+        The initial state.
+    method : {"RK45", "RK23", "DOP853"} or Method
+        Dormand-Prince 5(4) (the default), Bogacki-Shampine 3(2) or Dormand-Prince 8(5,3).
+        scipy's implicit methods (Radau, BDF, LSODA) are not provided.
+    t_eval : array_like, shape (k,), optional
+        Output times, sorted in the direction of integration; else the solver's steps.
+    dense_output : bool
+        Whether to return ``sol``, the continuous solution.
+    events : callable or list of callables, optional
+        ``event(t, y, *args) -> float``; an event occurs where it crosses zero, located on the
+        dense output by Brent's method as scipy does. Attributes ``terminal`` (bool, or the
+        occurrence that stops the solve) and ``direction`` (> 0 rising, < 0 falling, 0 both)
+        are read from each function as scipy reads them.
+    vectorized : bool
+        Accepted for scipy's signature: it only matters for the finite-difference Jacobians
+        of scipy's implicit methods. ``fun`` is always called with one state, shape (n,).
+    args : tuple, optional
+        Extra arguments for ``fun`` and the events.
+    rtol, atol : float, or atol array_like (n,)
+        Relative and absolute tolerances.
+    first_step, max_step : float
+        The initial step (default: chosen as scipy does) and the largest step.
 
+    Returns
+    -------
+    OdeResult
+        ``t`` (k,), ``y`` (n, k), ``sol`` (a :class:`DenseSolution` with ``dense_output``),
+        ``t_events``/``y_events`` (lists of arrays (c,) and (c, n), one per event),
+        ``nfev``, ``naccept``, ``nreject``, ``status`` (0 reached the end, 1 a terminal event,
+        -1 failed), ``message`` and ``success``. A right-hand side that returns NaN or
+        infinity ends the solve with status -1 and a message naming the time.
+
+    Notes
+    -----
     Given the same compiled right-hand side, the steps are scipy's: the same ``nfev``,
     ``naccept`` and ``nreject``, and the steps' ``t`` and ``y`` (``t_eval=None``) bit for bit
     where numpy's BLAS is one whose rounding :mod:`._sums` reproduces (OpenBLAS on x86-64),
-    else to rounding. Values at ``t_eval`` and from ``sol`` come from the same interpolant,
-    evaluated in Horner's form, and agree with scipy's to rounding.
+    else to rounding. Values at ``t_eval``, from ``sol`` and at events come from the same
+    interpolants (RK23 and RK45 evaluated in Horner's form) and agree with scipy's to
+    rounding.
     """
+    m = get_method(method)
+    kernels = KERNELS.get(m.name)
+    if kernels is None or kernels.method is not m:
+        raise ValueError(f"method {m.name!r} has no compiled kernels; register it in METHODS.")
+    if options:
+        _check_options(options)
     y0 = validate_y0(y0)
     t0, t1, t_eval, rtol, atol_v, first, max_step = validate_common(
         t_span, y0, t_eval, rtol, atol, first_step, max_step, check_t_eval=False
     )
-    if not isinstance(args, tuple):
-        args = (args,)
-    if isinstance(fun, CompiledRHS):
-        p, data, writeable = fun.pointer_args(args)
-        rhs, dynamic = fun.address, False
-    else:
-        disp = as_dispatcher(fun)
-        _check_output_shape(disp, t0, y0, args)
-        # Through a C callback the cached kernel runs; compiling a kernel specialised on the
-        # dispatcher instead costs seconds in every process.
-        wrapped = wrap(disp, args)
-        if wrapped is not None:
-            (rhs, p, data), dynamic = wrapped, False
-            writeable = (p.flags.writeable, data.flags.writeable)
-        else:
-            rhs, p, data, dynamic = _in_place(disp), _EMPTY, args, True
+    args = _normalise_args(args)
+    if events is None and t_eval is not None and not dense_output:
+        return _solve_to_grid(kernels, fun, t0, t1, y0, t_eval, first, rtol, atol_v, max_step, args)
+    event_set = prepare_events(events)
     n = y0.shape[0]
     record = t_eval is None
     grid = _EMPTY if record else t_eval
-    to_grid = not (record or dense_output)  # the common case: no step table to return
-    if to_grid:
-        y_grid = np.empty((n, grid.shape[0]))
-        name, values = "solve_to_grid", (rhs, p, data, t0, t1, y0, grid, first, rtol, atol_v)
-        values += (max_step, y_grid)
+    rhs, ev, p, data, dynamic = _callables(fun, event_set, t0, y0, args)
+    if event_set is None:
+        ev_dir, ev_max = _EMPTY, _EMPTY
     else:
-        name, values = "solve_one", (rhs, p, data, t0, t1, y0, grid, first, rtol, atol_v)
-        values += (max_step, record, dense_output)
-    if dynamic:
-        kernel = _kernel(name, True)
-    else:
-        # An address and float64 vectors: only writeability changes the argument types, so
-        # the compiled entry point is looked up without typing every argument on each call.
-        flags = (*writeable, y0.flags.writeable, grid.flags.writeable)
-        kernel = kernel_entry(getattr(_rk45, name), values, flags)
-    if to_grid:
-        code, nfev, naccept, nreject, t_end, t_bad, filled = kernel(*values)
-    else:
-        code, nfev, naccept, nreject, t_end, t_bad, y_grid, filled, steps = kernel(*values)
-    if code == _rk45.BAD_GRID:
+        ev_dir, ev_max = event_set.direction, event_set.max_events
+    values = (rhs, ev, p, data, t0, t1, y0, grid, first, rtol, atol_v, max_step)
+    values += (record or dense_output, bool(dense_output), ev_dir, ev_max)
+    kernel = kernels.dynamic("solve") if dynamic else kernels.solve
+    code, nfev, naccept, nreject, _, t_bad, y_grid, filled, steps, count, t_at, y_at = kernel(
+        *values
+    )
+    if code == _core.BAD_GRID:
         check_grid(nfev, t0, t1)
     status, message = status_message(code, t_bad)
     if record:
-        t_out, y_out = steps[:, 0].copy(), np.ascontiguousarray(steps[:, 1 : 1 + n].T)
+        t_out, y_out = steps[:, 0].copy(), np.ascontiguousarray(steps[:, 2 : 2 + n].T)
     else:
         t_out = t_eval if filled == t_eval.shape[0] else t_eval[:filled]
         y_out = y_grid if filled == t_eval.shape[0] else y_grid[:, :filled]
-    sol = DenseSolution.from_steps(steps, n) if dense_output else None
+    t_events = y_events = None
+    if event_set is not None:
+        t_events = [t_at[k, : count[k]].copy() for k in range(len(event_set))]
+        y_events = [y_at[k, : count[k]].copy() for k in range(len(event_set))]
     return OdeResult(
         t=t_out,
         y=y_out,
-        sol=sol,
+        sol=DenseSolution.from_steps(m, steps, n) if dense_output else None,
+        t_events=t_events,
+        y_events=y_events,
         nfev=int(nfev),
         njev=0,
         nlu=0,
@@ -359,4 +454,49 @@ def solve_ivp(
         success=status >= 0,
         naccept=int(naccept),
         nreject=int(nreject),
+    )
+
+
+def _solve_to_grid(kernels, fun, t0, t1, y0, grid, first, rtol, atol_v, max_step, args):
+    """The common case, values at ``t_eval`` only, with the least Python around the kernel."""
+    if isinstance(fun, CompiledRHS):
+        p, data, writeable = fun.pointer_args(args)
+        rhs, dynamic = fun.address, False
+    else:
+        disp = as_dispatcher(fun)
+        _check_output_shape(disp, t0, y0, args)
+        wrapped = wrap(disp, args)
+        if wrapped is not None:
+            (rhs, p, data), dynamic = wrapped, False
+            writeable = (p.flags.writeable, data.flags.writeable)
+        else:
+            rhs, p, data, dynamic = _in_place(disp), _EMPTY, args, True
+    y_grid = np.empty((y0.shape[0], grid.shape[0]))
+    values = (rhs, p, data, t0, t1, y0, grid, first, rtol, atol_v, max_step, y_grid)
+    if dynamic:
+        kernel = kernels.dynamic("to_grid")
+    else:
+        # An address and float64 vectors: only writeability changes the argument types, so
+        # the compiled entry point is looked up without typing every argument on each call.
+        flags = (*writeable, y0.flags.writeable, grid.flags.writeable)
+        kernel = kernel_entry(kernels.to_grid, values, flags)
+    code, nfev, naccept, nreject, _, t_bad, filled = kernel(*values)
+    if code == _core.BAD_GRID:
+        check_grid(nfev, t0, t1)
+    status, message = status_message(code, t_bad)
+    k = grid.shape[0]
+    return OdeResult(
+        t=grid if filled == k else grid[:filled],
+        y=y_grid if filled == k else y_grid[:, :filled],
+        sol=None,
+        t_events=None,
+        y_events=None,
+        nfev=nfev,
+        njev=0,
+        nlu=0,
+        status=status,
+        message=message,
+        success=status >= 0,
+        naccept=naccept,
+        nreject=nreject,
     )

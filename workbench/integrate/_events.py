@@ -1,0 +1,157 @@
+"""Event functions, as scipy's ``solve_ivp`` takes them, made into one compiled callable.
+
+scipy calls each ``event(t, y, *args)`` in turn. The kernels call one function that writes
+every event's value into an array ``g``: ``ev(t, y, g, p, *args)``, like a right-hand side. It
+is generated here from the user's functions, either as a C callback (so that the cached solver
+kernel runs, as for the right-hand side, see :mod:`._callback`) or as a dispatcher.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import carray, cfunc, njit
+from numba.core.errors import NumbaError
+
+from .._compiled import as_dispatcher
+from ._callback import unpack_lines
+from ._rhs import RHS_SIGNATURE
+
+_TERMINAL_MESSAGE = "The `terminal` attribute of each event must be a boolean or positive integer."
+
+
+@dataclass(frozen=True)
+class EventSet:
+    """The events of one solve: their compiled functions, ``direction`` and ``max_events``
+    (the occurrence that terminates the solve; ``inf`` for none), as scipy's
+    ``prepare_events`` reads them from the functions' attributes."""
+
+    functions: tuple  # dispatchers
+    direction: np.ndarray  # (e,)
+    max_events: np.ndarray  # (e,)
+
+    def __len__(self) -> int:
+        return len(self.functions)
+
+
+def prepare_events(events) -> EventSet | None:
+    """scipy's ``prepare_events``: a callable or a sequence of them, with optional attributes
+    ``terminal`` (bool or a positive count) and ``direction`` (a number: > 0 rising, < 0
+    falling, 0 both)."""
+    if events is None:
+        return None
+    if callable(events):
+        events = (events,)
+    try:
+        events = tuple(events)
+    except TypeError:
+        raise ValueError(
+            f"`events` must be a callable or a sequence of callables, got {type(events).__name__}."
+        ) from None
+    if not events:
+        return None
+    max_events = np.empty(len(events))
+    direction = np.empty(len(events))
+    functions = []
+    for i, event in enumerate(events):
+        if not callable(event):
+            raise ValueError(f"`events[{i}]` must be callable, got {type(event).__name__}.")
+        terminal = getattr(event, "terminal", None)
+        try:
+            direction[i] = float(getattr(event, "direction", 0))
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"The `direction` attribute of event {i} must be a number, got {event.direction!r}."
+            ) from None
+        if terminal is None or terminal == 0:
+            max_events[i] = np.inf
+        elif isinstance(terminal, (bool, int, np.integer, float)) and int(terminal) == terminal:
+            if terminal < 0:
+                raise ValueError(_TERMINAL_MESSAGE)
+            max_events[i] = terminal
+        else:
+            raise ValueError(_TERMINAL_MESSAGE)
+        functions.append(as_dispatcher(event, f"events[{i}]"))
+    return EventSet(tuple(functions), direction, max_events)
+
+
+def check_event_values(event_set: EventSet, t0, y0, args, leading=()) -> None:
+    """Call each event once at the start and check that it returns one real number."""
+    for i, fn in enumerate(event_set.functions):
+        try:
+            value = fn(t0, y0, *leading, *args)
+        except Exception as exc:
+            raise ValueError(
+                f"`events[{i}]` failed when called as event(t0, y0, *args): {exc}"
+            ) from exc
+        if np.ndim(value) != 0 or not np.isrealobj(value):
+            raise ValueError(
+                f"`events[{i}]` must return one real number, got {type(value).__name__} "
+                f"of shape {np.shape(value)}."
+            )
+
+
+_cfuncs: dict = {}
+_dispatchers: dict = {}
+
+
+def combined_cfunc(event_set: EventSet, kinds, leading_p: bool = False):
+    """The events as one C callback with the right-hand side's signature, writing ``g``;
+    their extra arguments are unpacked from ``(p, data)`` by ``kinds`` (see
+    :func:`._callback.unpack_lines`), after ``p`` itself when ``leading_p`` (the batch form
+    ``event(t, y, p, *args)``). None when Numba cannot compile it."""
+    key = (event_set.functions, kinds, leading_p)
+    if key not in _cfuncs:
+        lines, names = unpack_lines(kinds)
+        call = ", ".join(["t", "yy", *(["carray(p, (n_p,))"] if leading_p else []), *names])
+        e = len(event_set.functions)
+        src = [
+            "def events(t, y, g, n, p, n_p, d, nd):",
+            "    yy = carray(y, (n,))",
+            f"    gg = carray(g, ({e},))",
+            *lines,
+            *(f"    gg[{k}] = e{k}({call})" for k in range(e)),
+        ]
+        namespace = {"carray": carray}
+        namespace.update({f"e{k}": fn for k, fn in enumerate(event_set.functions)})
+        exec(compile("\n".join(src), "<solve_ivp events>", "exec"), namespace)
+        try:
+            _cfuncs[key] = cfunc(RHS_SIGNATURE, error_model="numpy")(namespace["events"])
+        except NumbaError:
+            _cfuncs[key] = None
+    return _cfuncs[key]
+
+
+def combined_dispatcher(event_set: EventSet, leading_p: bool = False):
+    """The events as one dispatcher ``ev(t, y, g, p, *args)`` writing ``g``; each event is
+    called as ``event(t, y, *args)``, or ``event(t, y, p, *args)`` with ``leading_p``."""
+    key = (event_set.functions, leading_p)
+    if key not in _dispatchers:
+        call = "t, y, p, *args" if leading_p else "t, y, *args"
+        src = [
+            "def events(t, y, g, p, *args):",
+            *(f"    g[{k}] = e{k}({call})" for k in range(len(event_set.functions))),
+        ]
+        namespace = {f"e{k}": fn for k, fn in enumerate(event_set.functions)}
+        exec(compile("\n".join(src), "<solve_ivp events>", "exec"), namespace)
+        _dispatchers[key] = njit(error_model="numpy")(namespace["events"])
+    return _dispatchers[key]
+
+
+def combined_python(event_set: EventSet, leading_p: bool = False):
+    """The same as plain Python (the CUDA path compiles this as a device function)."""
+    functions = tuple(getattr(fn, "py_func", fn) for fn in event_set.functions)
+    call = "t, y, p, *args" if leading_p else "t, y, *args"
+    src = [
+        "def events(t, y, g, p, *args):",
+        *(f"    g[{k}] = e{k}({call})" for k in range(len(functions))),
+    ]
+    namespace = {f"e{k}": fn for k, fn in enumerate(functions)}
+    exec(compile("\n".join(src), "<solve_ivp events>", "exec"), namespace)
+    return namespace["events"]
+
+
+@njit(error_model="numpy")
+def no_events(t, y, g, p, *args):  # pragma: no cover - never called (no events)
+    pass
