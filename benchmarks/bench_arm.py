@@ -1,10 +1,14 @@
-"""Arm benchmarks: our RK45 against scipy's, measured in one process after warm-up.
+"""Arm benchmarks: our Runge-Kutta methods against scipy's, measured in one process after warm-up.
 
 Prints ratios (reference time / our time), medians over repeats:
 - one trajectory (configs/arm.yaml, 1001 output samples) at rtol 1e-3 and 1e-6, timed
   alternately with the reference (the ratio is the median of the rounds' ratios), against
   ``scipy.integrate.solve_ivp`` given the seed's numpy right-hand side (``np.interp`` and a
   matrix inverse: what its users run), and separately given our own ``@njit`` function;
+- the same single trajectory for each method (RK23, RK45, DOP853) at rtol 1e-6 against
+  scipy with the numpy right-hand side, and the ensemble rate (members per second) of each;
+- the cost of an event: the single solve with a (never terminal) event on the elbow angle
+  against the same solve without, and against scipy with the same event;
 - the 10,000-member ensemble (configs/arm_ensemble.yaml) on ``parallel`` against scipy looped
   over members with the numpy right-hand side (a few hundred members timed, then scaled);
 - latency: the first-ever run (empty compile cache) and a second process with the cache warm,
@@ -63,6 +67,84 @@ def single(rtol: float) -> None:
     for label, reference in (("numpy rhs", scipy_numpy), ("same @njit rhs", scipy_njit)):
         t_ours, t_ref, ratio = paired_times(ours, reference, rounds=rounds, number=number)
         report(f"  one trajectory vs scipy + {label} (rtol {rtol:g})", t_ours, t_ref, ratio=ratio)
+
+
+def methods() -> None:
+    """Per method: the single-trajectory ratio against scipy, and the ensemble rate."""
+    cfg = resolve(ROOT / "configs/arm.yaml")
+    p, torque = cfg.arm.vector(), exp.packed_torque(cfg)
+    t_grid, table = exp.torque_table(cfg)
+    y0 = exp.initial_state(cfg.initial.q_deg, cfg.initial.qdot_deg_s)
+    s = cfg.solver
+    kw = dict(t_eval=s.output_times(), rtol=s.rtol, atol=s.atol)
+    size = 10_000 if not QUICK else 1000
+    ens = resolve(ROOT / "configs/arm_ensemble.yaml", [f"ensemble.size={size}"])
+    y0s, params = exp.ensemble_members(ens)
+    ens_kw = dict(
+        params=params, args=(exp.packed_torque(ens),), rtol=ens.solver.rtol,
+        atol=ens.solver.atol, t_eval=ens.solver.output_times(ens.ensemble.t_eval),
+        target="parallel",
+    )  # fmt: skip
+    rounds, number = (9, 100) if not QUICK else (3, 10)
+    for method in ("RK23", "RK45", "DOP853"):
+
+        def ours(method=method):
+            return solve_ivp(model.ARM_RHS, s.t_span, y0, args=(p, torque), method=method, **kw)
+
+        def scipy_numpy(method=method):
+            return scipy_solve_ivp(
+                model.numpy_rhs, s.t_span, y0, args=(t_grid, table, p), method=method, **kw
+            )
+
+        r, a = ours(), scipy_numpy()
+        t_ours, t_ref, ratio = paired_times(ours, scipy_numpy, rounds=rounds, number=number)
+        report(
+            f"  {method} one trajectory (nfev {r.nfev}/{a.nfev}) vs scipy + numpy rhs",
+            t_ours,
+            t_ref,
+            ratio=ratio,
+        )
+
+        def batch(method=method):
+            return solve_ivp_batch(model.ARM_RHS, ens.solver.t_span, y0s, method=method, **ens_kw)
+
+        t_batch = median_time(batch, repeats=5 if not QUICK else 2)
+        print(f"  {method} ensemble of {size} on parallel: {size / t_batch:,.0f} members/s")
+
+
+def event_cost() -> None:
+    """A non-terminal event on the elbow angle (it crosses a few times): its cost per solve."""
+    cfg = resolve(ROOT / "configs/arm.yaml")
+    p, torque = cfg.arm.vector(), exp.packed_torque(cfg)
+    t_grid, table = exp.torque_table(cfg)
+    y0 = exp.initial_state(cfg.initial.q_deg, cfg.initial.qdot_deg_s)
+    s = cfg.solver
+    kw = dict(t_eval=s.output_times(), rtol=s.rtol, atol=s.atol)
+    elbow = model.event_function("q2", 2.5, cfg.arm.L1, cfg.arm.L2)
+
+    def plain():
+        return solve_ivp(model.ARM_RHS, s.t_span, y0, args=(p, torque), **kw)
+
+    def with_event():
+        return solve_ivp(model.ARM_RHS, s.t_span, y0, args=(p, torque), events=elbow, **kw)
+
+    def scipy_event():
+        return scipy_solve_ivp(
+            model.numpy_rhs, s.t_span, y0, args=(t_grid, table, p), events=ref_elbow, **kw
+        )
+
+    def ref_elbow(t, y, *args):
+        return y[1] - 2.5
+
+    count = with_event().t_events[0].size
+    rounds, number = (9, 100) if not QUICK else (3, 10)
+    t_with, t_without, _ = paired_times(with_event, plain, rounds=rounds, number=number)
+    print(
+        f"  one event ({count} crossings): {t_without * 1e6:.1f} us without, "
+        f"{t_with * 1e6:.1f} us with: {(t_with - t_without) * 1e6:.1f} us per solve for it"
+    )
+    t_ours, t_ref, ratio = paired_times(with_event, scipy_event, rounds=rounds, number=number)
+    report("  one trajectory with the event vs scipy + numpy rhs", t_ours, t_ref, ratio=ratio)
 
 
 def ensemble() -> None:
@@ -134,6 +216,10 @@ if __name__ == "__main__":
     np.seterr(all="ignore")
     for rtol in (1e-3, 1e-6):
         single(rtol)
+    print("methods (configs/arm.yaml at rtol 1e-6; ensembles of configs/arm_ensemble.yaml):")
+    methods()
+    print("events:")
+    event_cost()
     ensemble()
     latency()
     print(f"(benchmark took {time.perf_counter() - t:.0f} s)")

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numba import njit
 
-from workbench.integrate._cuda import pure_python
+from workbench._numba import pure_python
 from workbench.models._elementary import exp_nonpositive, log1p_unit, stack_buffer, tanh
 
 

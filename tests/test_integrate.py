@@ -233,7 +233,7 @@ def test_args_and_plain_python_function():
 def test_plain_python_function_is_compiled_once():
     """Solving twice with the same plain Python function should reuse its compiled form.
 
-    ``workbench._compiled.as_dispatcher`` wraps a plain function in a new ``njit`` dispatcher on
+    ``workbench._numba.as_dispatcher`` wraps a plain function in a new ``njit`` dispatcher on
     every call, so every ``solve_ivp`` call compiles a new C-callback wrapper (and, for
     arguments that are not floats or 1-D float64 arrays, a whole new kernel, seconds each), and
     the wrapper cache grows by one entry per call.

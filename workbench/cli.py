@@ -255,13 +255,22 @@ def sample(
         sys.stdout.write(text + "\n")
 
 
+def _flat(figures: dict, prefix: str = ""):
+    """(dotted key, value) pairs of nested figures, one table row each."""
+    for key, value in figures.items():
+        if isinstance(value, dict) and value:
+            yield from _flat(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
+
+
 def _print_summary(result: dict) -> None:
     ok = result["status"] == 0
     table = Table(title=f"{result['experiment']}: {result['name']}", show_header=False)
     table.add_column("figure", style="cyan")
     table.add_column("value")
     table.add_row("status", ("[green]" if ok else "[red]") + result["message"])
-    for key, value in result["figures"].items():
+    for key, value in _flat(result["figures"]):
         table.add_row(key, escape(_format(value)))
     table.add_row("target", f"{result['target']} ({result['target_reason']})")
     table.add_row("wall time", f"{result['timings']['wall_s']:.3f} s")

@@ -120,3 +120,47 @@ def test_njit_rhs_with_mixed_args_and_a_failing_member_on_cuda_matches_cpu(t_spa
     assert_same_numbers(gpu, cpu)
     np.testing.assert_array_equal(gpu.status, [0, -1, 0])
     assert gpu.messages[1].startswith("The right-hand side returned NaN or infinity at t = ")
+
+
+@njit
+def oscillator_inplace(t, y, dydt, p, damping):
+    dydt[0] = y[1]
+    dydt[1] = -p[0] * y[0] - damping * y[1]
+
+
+@njit
+def position(t, y, p, damping):
+    return y[0]
+
+
+@njit
+def slow(t, y, p, damping):
+    return y[1] + 0.5
+
+
+@pytest.mark.parametrize("method", ["RK23", "DOP853"])
+def test_methods_and_events_on_cuda_match_cpu(method):
+    """Each member stops at its own terminal event; the counts and the kept occurrences are
+    the CPU kernel's."""
+    position.terminal = 3
+    slow.direction = -1.0
+    rng = np.random.default_rng(7)
+    m = 6
+    y0s = np.column_stack([rng.uniform(0.5, 1.5, m), rng.uniform(-1, 1, m)])
+    kw = dict(
+        params=rng.uniform(1.0, 6.0, (m, 1)),
+        args=(0.2,),
+        t_eval=np.linspace(0, 4, 9),
+        rtol=1e-6,
+        method=method,
+        events=[position, slow],
+        keep_events=2,
+    )
+    gpu = solve_ivp_batch(oscillator_inplace, (0, 4), y0s, target="cuda", **kw)
+    cpu = solve_ivp_batch(oscillator_inplace, (0, 4), y0s, target="cpu", **kw)
+    assert_same_numbers(gpu, cpu)
+    assert (cpu.status == 1).any()  # some members stop at their third crossing
+    np.testing.assert_array_equal(gpu.event_counts, cpu.event_counts)
+    np.testing.assert_array_equal(np.isnan(gpu.t_events), np.isnan(cpu.t_events))
+    np.testing.assert_allclose(gpu.t_events, cpu.t_events, rtol=1e-12)
+    np.testing.assert_allclose(gpu.y_events, cpu.y_events, rtol=1e-12, atol=1e-14)

@@ -1,9 +1,11 @@
-"""The two-link arm: one trajectory, or an ensemble, integrated by our RK45.
+"""The two-link arm: one trajectory, or an ensemble, integrated by a Runge-Kutta method.
 
 Config sections: ``arm`` (physical parameters, SI units), ``initial`` (degrees), ``torque``
 (a file, an inline table or a generator sampled onto a table; interpolated linearly or by a
-cubic spline), ``solver`` and the optional ``ensemble``. The reference for ``compare`` is
-``scipy.integrate.solve_ivp(method="RK45")`` on the seed question's numpy right-hand side.
+cubic spline), ``solver`` (with ``method``: RK45, RK23 or DOP853), the optional ``events``
+(thresholds on a joint angle or velocity or the end effector's position) and the optional
+``ensemble``. The reference for ``compare`` is ``scipy.integrate.solve_ivp`` with the same
+method and events on the seed question's numpy right-hand side.
 """
 
 from __future__ import annotations
@@ -124,6 +126,7 @@ Torque = Annotated[
 
 
 class Solver(Section):
+    method: Literal["RK45", "RK23", "DOP853"] = "RK45"
     rtol: float = Field(1e-6, gt=0, allow_inf_nan=False)
     atol: float | list[float] = 1e-9
     t_span: Pair = (0.0, 1.0)
@@ -177,6 +180,70 @@ class Solver(Section):
         return np.asarray(spec, dtype=float)
 
 
+class Event(Section):
+    """Stop or mark the solve where a quantity crosses a threshold (scipy's events)."""
+
+    quantity: Literal["q1", "q2", "q1dot", "q2dot", "x", "y"]
+    threshold: float = Field(
+        allow_inf_nan=False, description="degrees for angles, deg/s for velocities, m for x/y"
+    )
+    direction: Literal["rising", "falling", "both"] = "both"
+    terminal: bool | int = Field(
+        False, description="true: stop at the first crossing; a count: stop at that one"
+    )
+    name: str | None = Field(None, description="a label; default '<quantity> <direction>'")
+
+    @field_validator("terminal")
+    @classmethod
+    def _terminal(cls, v):
+        if not isinstance(v, bool) and v < 0:
+            raise ValueError(f"a count must be >= 0, got {v}")
+        return v
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v):
+        if v is not None and not (v and v.replace("_", "").isalnum() and len(v) <= 40):
+            raise ValueError(f"use up to 40 letters, digits and underscores, got {v!r}")
+        return v
+
+    def label(self) -> str:
+        return self.name or f"{self.quantity}_{self.direction}"
+
+    def threshold_si(self) -> float:
+        """The threshold in the state's units (radians for angles)."""
+        if self.quantity in ("x", "y"):
+            return self.threshold
+        return float(np.deg2rad(self.threshold))
+
+    def function(self, L1: float, L2: float):
+        """The compiled ``event(t, y, p, torque)`` with scipy's attributes set."""
+        fn = model.event_function(self.quantity, self.threshold_si(), L1, L2)
+        return fn, {"rising": 1.0, "falling": -1.0, "both": 0.0}[self.direction], self.terminal
+
+    def reference(self, L1: float, L2: float):
+        """The same event as scipy users write it: a plain function of (t, y)."""
+        i = ("q1", "q2", "q1dot", "q2dot").index(self.quantity) if self.quantity[0] == "q" else 0
+        thr = self.threshold_si()
+        if self.quantity == "x":
+
+            def event(t, y):
+                return L1 * np.cos(y[0]) + L2 * np.cos(y[0] + y[1]) - thr
+
+        elif self.quantity == "y":
+
+            def event(t, y):
+                return L1 * np.sin(y[0]) + L2 * np.sin(y[0] + y[1]) - thr
+
+        else:
+
+            def event(t, y):
+                return y[i] - thr
+
+        _, event.direction, event.terminal = self.function(L1, L2)
+        return event
+
+
 class Range(Section):
     low: Pair
     high: Pair
@@ -197,7 +264,23 @@ class ArmConfig(ExperimentConfig):
     initial: Initial = Field(default_factory=Initial)
     torque: Torque = Field(default_factory=lambda: SinesTorque(kind="sines"))
     solver: Solver = Field(default_factory=Solver)
+    events: list[Event] = Field(default_factory=list, max_length=16)
     ensemble: Ensemble | None = None
+
+    @model_validator(mode="after")
+    def _events(self):
+        labels = [e.label() for e in self.events]
+        for label in labels:
+            if labels.count(label) > 1:
+                raise ValueError(f"events: two events are labelled {label!r}; give each a name")
+        varied = self.ensemble.params if self.ensemble is not None else {}
+        for i, event in enumerate(self.events):
+            if event.quantity in ("x", "y") and "L1" in varied:
+                raise ValueError(
+                    f"events.{i}.quantity: {event.quantity!r} uses the link lengths, which "
+                    "ensemble.params varies per member; watch a joint angle instead"
+                )
+        return self
 
 
 # --- building the problem -------------------------------------------------------------------
@@ -279,6 +362,19 @@ def _atol(cfg: ArmConfig):
     return atol
 
 
+def event_functions(cfg: ArmConfig) -> list | None:
+    """The configured events as compiled functions with scipy's ``direction`` and
+    ``terminal`` attributes set (the same functions serve every run with these values)."""
+    if not cfg.events:
+        return None
+    functions = []
+    for event in cfg.events:
+        fn, direction, terminal = event.function(cfg.arm.L1, cfg.arm.L2)
+        fn.direction, fn.terminal = direction, terminal
+        functions.append(fn)
+    return functions
+
+
 def check(cfg: ArmConfig, base_dir: Path | None = None) -> None:
     """Build the torque table once, so that file and range problems surface before a run."""
     packed_torque(cfg, base_dir)
@@ -306,6 +402,8 @@ def solve_single(cfg: ArmConfig, base_dir: Path | None = None):
         model.ARM_RHS,
         s.t_span,
         initial_state(cfg.initial.q_deg, cfg.initial.qdot_deg_s),
+        method=s.method,
+        events=event_functions(cfg),
         t_eval=s.output_times(),
         rtol=s.rtol,
         atol=_atol(cfg),
@@ -341,13 +439,26 @@ def _run_single(cfg: ArmConfig, base_dir: Path | None) -> Outcome:
         "tau": evaluate(torque, res.t),
         "end_effector": np.vstack([x, yy]),
     }
+    if cfg.events:
+        figures["method"] = cfg.solver.method
+        figures["events"] = {}
+        for k, event in enumerate(cfg.events):
+            times = res.t_events[k]
+            figures["events"][event.label()] = {
+                "count": int(times.size),
+                "first_t": float(times[0]) if times.size else None,
+                "times": times[:20].tolist(),
+            }
+            arrays[f"event_{event.label()}_t"] = times
+            arrays[f"event_{event.label()}_y"] = res.y_events[k][:, :4]
+        figures["stopped_by_event"] = _stopping_event(cfg, res) if res.status == 1 else None
     warnings = []
     if res.success and figures["energy_error"] > 100 * cfg.solver.rtol:
         warnings.append(
             f"energy error {figures['energy_error']:.3g} exceeds 100 x rtol; tighten the tolerances"
         )
     return Outcome(
-        status=res.status,
+        status=0 if res.status == 1 else res.status,  # a terminal event is a success
         message=res.message,
         figures=figures,
         arrays=arrays,
@@ -355,6 +466,20 @@ def _run_single(cfg: ArmConfig, base_dir: Path | None) -> Outcome:
         timings={"solve_s": wall},
         warnings=warnings,
     )
+
+
+def _stopping_event(cfg: ArmConfig, res) -> str | None:
+    """The label of the terminal event that ended the solve: of those that reached their
+    count, the one whose last occurrence came last in the direction of time."""
+    forward = cfg.solver.t_span[1] > cfg.solver.t_span[0]
+    best, best_t = None, None
+    for k, event in enumerate(cfg.events):
+        times = res.t_events[k]
+        if event.terminal and times.size >= int(event.terminal):
+            t = times[-1] if forward else -times[-1]
+            if best_t is None or t > best_t:
+                best, best_t = event.label(), t
+    return best
 
 
 def ensemble_members(cfg: ArmConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -419,11 +544,13 @@ def _run_ensemble(cfg: ArmConfig, target: str, progress, base_dir: Path | None) 
         atol=_atol(cfg),
         first_step=s.first_step,
         max_step=s.max_step,
+        method=s.method,
+        events=event_functions(cfg),
         target=target,
         progress=progress,
     )
     wall = time.perf_counter() - t_start
-    ok = res.status == 0
+    ok = res.status == 0  # reached the end (a terminal event stops a member early)
     failed = res.failed
     q_final = np.rad2deg(res.y[ok, 0:2, -1])
     figures = {
@@ -437,9 +564,26 @@ def _run_ensemble(cfg: ArmConfig, target: str, progress, base_dir: Path | None) 
         "q_final_std_deg": q_final.std(axis=0).tolist() if q_final.size else None,
         "members_per_s": float(y0s.shape[0] / wall) if wall > 0 else None,
     }
+    if cfg.events:
+        figures["method"] = s.method
+        figures["events"] = {}
+        for k, event in enumerate(cfg.events):
+            first = res.t_events[:, k, 0]
+            reached = np.isfinite(first)
+            times = first[reached]
+            figures["events"][event.label()] = {
+                "members_reached": int(reached.sum()),
+                "first_t_min": float(times.min()) if times.size else None,
+                "first_t_median": float(np.median(times)) if times.size else None,
+                "first_t_mean": float(times.mean()) if times.size else None,
+                "first_t_max": float(times.max()) if times.size else None,
+            }
+        figures["stopped_by_events"] = int((res.status == 1).sum())
     status = 0 if failed.size == 0 else 1
     message = (
-        f"all {y0s.shape[0]} members reached the end of the interval"
+        f"all {y0s.shape[0]} members reached the end of the interval or a terminal event"
+        if status == 0 and cfg.events
+        else f"all {y0s.shape[0]} members reached the end of the interval"
         if status == 0
         else f"{failed.size} of {y0s.shape[0]} members failed (first: member {failed[0]}: "
         f"{res.messages[failed[0]]})"
@@ -455,6 +599,9 @@ def _run_ensemble(cfg: ArmConfig, target: str, progress, base_dir: Path | None) 
         "naccept": res.naccept,
         "nreject": res.nreject,
     }
+    for k, event in enumerate(cfg.events):
+        arrays[f"event_{event.label()}_first_t"] = res.t_events[:, k, 0]
+        arrays[f"event_{event.label()}_count"] = res.event_counts[:, k]
     return Outcome(
         status=status,
         message=message,
@@ -484,7 +631,8 @@ def reference_rhs(cfg: ArmConfig, base_dir: Path | None = None):
 
 
 def compare(cfg: ArmConfig, base_dir: Path | None = None, repeats: int = 5) -> Comparison:
-    """Our RK45 against ``scipy.integrate.solve_ivp(method="RK45")`` on a numpy right-hand side.
+    """Our solver against ``scipy.integrate.solve_ivp`` with the same method and events, on a
+    numpy right-hand side and events written as scipy users write them.
 
     Both are timed on the same prepared inputs (the torque table already built), medians after
     warm-up. Differences are reported per state relative to that state's largest magnitude.
@@ -499,29 +647,36 @@ def compare(cfg: ArmConfig, base_dir: Path | None = None, repeats: int = 5) -> C
     kw = dict(rtol=s.rtol, atol=_atol(cfg), first_step=s.first_step, max_step=s.max_step)
     t_eval = s.output_times()
     fun = reference_rhs(cfg, base_dir)
+    events = event_functions(cfg)
+    ref_events = [e.reference(cfg.arm.L1, cfg.arm.L2) for e in cfg.events] or None
 
     def ours():
-        return solve_ivp(model.ARM_RHS, s.t_span, y0, t_eval=t_eval, args=(p, torque), **kw)
+        return solve_ivp(
+            model.ARM_RHS, s.t_span, y0, method=s.method, t_eval=t_eval, args=(p, torque),
+            events=events, **kw,
+        )  # fmt: skip
 
     def reference():
-        return scipy_solve_ivp(fun, s.t_span, y0, method="RK45", t_eval=t_eval, **kw)
+        return scipy_solve_ivp(
+            fun, s.t_span, y0, method=s.method, t_eval=t_eval, events=ref_events, **kw
+        )
 
     mine, ref = ours(), reference()
     t_ours = median_time(ours, repeats)
     t_ref = median_time(reference, max(1, repeats // 2))
-    # scipy reports no step counts: its dense output has one piece per accepted step, and each
-    # attempted step costs 6 evaluations after the 2 of the start.
-    dense = scipy_solve_ivp(fun, s.t_span, y0, method="RK45", dense_output=True, **kw)
+    # scipy reports no step counts: its dense output has one piece per accepted step
+    dense = scipy_solve_ivp(
+        fun, s.t_span, y0, method=s.method, dense_output=True, events=ref_events, **kw
+    )
     ref_steps = len(dense.sol.interpolants)
-    ref_rejected = (ref.nfev - 2) // 6 - ref_steps if s.first_step is None else "-"
     k = min(mine.y.shape[1], ref.y.shape[1])
     diff = np.abs(mine.y[:, :k] - ref.y[:, :k])
     scale = np.maximum(np.abs(ref.y[:, :k]).max(axis=1, keepdims=True), 1e-300)
     rows = [
+        ComparisonRow("method", s.method, s.method),
         ComparisonRow("status", mine.status, ref.status),
         ComparisonRow("nfev", mine.nfev, ref.nfev),
         ComparisonRow("accepted steps", mine.naccept, ref_steps),
-        ComparisonRow("rejected steps", mine.nreject, ref_rejected),
         ComparisonRow("output samples", mine.t.size, ref.t.size),
         ComparisonRow(
             "final q (deg)",
@@ -529,6 +684,16 @@ def compare(cfg: ArmConfig, base_dir: Path | None = None, repeats: int = 5) -> C
             np.rad2deg(ref.y[:2, -1]).round(6).tolist(),
         ),
     ]
+    for j, event in enumerate(cfg.events):
+        ours_t, ref_t = mine.t_events[j], ref.t_events[j]
+        rows.append(ComparisonRow(f"{event.label()}: count", ours_t.size, ref_t.size))
+        rows.append(
+            ComparisonRow(
+                f"{event.label()}: first t (s)",
+                round(float(ours_t[0]), 12) if ours_t.size else None,
+                round(float(ref_t[0]), 12) if ref_t.size else None,
+            )
+        )
     return Comparison(
         rows=rows,
         max_abs_diff=float(diff.max()) if diff.size else 0.0,
@@ -547,16 +712,24 @@ def plot(run, path: Path) -> None:
 
     a = run.arrays
     t = a["t"]
+    firsts = {k[6:-8]: v for k, v in a.items() if k.startswith("event_") and k.endswith("_first_t")}
     if a["q"].ndim == 3:  # ensemble: show every member's angles on its coarse grid
-        fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+        fig, axes = plt.subplots(1, 3 if firsts else 2, figsize=(16 if firsts else 11, 4))
         shown = a["q"][:200]
-        for i, ax in enumerate(axes):
+        for i, ax in enumerate(axes[:2]):
             ax.plot(t, np.rad2deg(shown[:, i, :]).T, color="C0", alpha=0.15, lw=0.8)
             ax.set(
                 xlabel="t (s)",
                 ylabel=f"q{i + 1} (deg)",
                 title=f"joint {i + 1}, {len(shown)} of {a['q'].shape[0]} members",
             )
+        if firsts:  # when each member first met each event
+            for c, (label, first) in enumerate(firsts.items()):
+                reached = first[np.isfinite(first)]
+                axes[2].hist(reached, bins=30, color=f"C{c}", alpha=0.6,
+                             label=f"{label} ({reached.size} of {first.size})")  # fmt: skip
+            axes[2].set(xlabel="first event time (s)", ylabel="members", title="events")
+            axes[2].legend(loc="best", fontsize=8)
     else:
         fig, axes = plt.subplots(2, 2, figsize=(11, 7))
         for i in range(2):
@@ -570,6 +743,16 @@ def plot(run, path: Path) -> None:
         axes[1, 1].plot(ee[0], ee[1])
         axes[1, 1].plot(ee[0, 0], ee[1, 0], "o", label="start")
         axes[1, 1].set(xlabel="x (m)", ylabel="y (m)", aspect="equal", title="end effector")
+        for c, key in enumerate(k for k in a if k.startswith("event_") and k.endswith("_t")):
+            times, states = a[key], a[key[:-2] + "_y"]
+            label = key[6:-2]
+            for i in range(2):  # the crossings, marked on the angles and velocities
+                axes[0, 0].plot(times, np.rad2deg(states[:, i]), "x", color=f"C{c + 3}",
+                                label=label if i == 0 else None)  # fmt: skip
+                axes[0, 1].plot(times, np.rad2deg(states[:, 2 + i]), "x", color=f"C{c + 3}")
+            for ax in (axes[0, 0], axes[0, 1], axes[1, 0]):
+                for te in times:
+                    ax.axvline(te, color=f"C{c + 3}", lw=0.6, ls=":")
         for ax in axes.flat:
             ax.legend(loc="best", fontsize=8)
     fig.suptitle(run.config.get("name", "arm"))
@@ -580,7 +763,7 @@ def plot(run, path: Path) -> None:
 
 EXPERIMENT = Experiment(
     kind="arm",
-    summary="two-link arm driven by a tabulated torque, integrated by RK45 (or an ensemble)",
+    summary="two-link arm driven by a tabulated torque (RK45, RK23 or DOP853; events; ensembles)",
     config_model=ArmConfig,
     run=run,
     compare=compare,

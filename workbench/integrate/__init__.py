@@ -21,5 +21,6 @@ __all__ = [
 ]
 
 from ._batch import BatchResult, solve_ivp_batch  # noqa: E402
+from ._nb import NbResult, nbsolve_ivp  # noqa: E402
 
-__all__ += ["BatchResult", "solve_ivp_batch"]
+__all__ += ["BatchResult", "NbResult", "nbsolve_ivp", "solve_ivp_batch"]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._compiled import as_dispatcher
+from .._numba import as_dispatcher
 from ._entries import NACCEPT, NFEV, NREJECT, STATUS
 from ._events import (
     EventSet,

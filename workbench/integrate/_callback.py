@@ -9,36 +9,16 @@ arguments (ints, tuples, 2-D arrays...) keep the dispatcher path.
 
 from __future__ import annotations
 
-import numpy as np
-from numba import carray, cfunc
-from numba.core.errors import NumbaError
-
+from .._numba import arg_layout, compile_cfunc, unpack_lines
 from ._rhs import RHS_SIGNATURE
 
 _wrappers: dict = {}
 
 
-def _layout(args):
-    """(kinds, p, data) for args made only of floats and 1-D float64 arrays; None otherwise."""
-    kinds, scalars, arrays, offset = [], [], [], 0
-    for a in args:
-        if isinstance(a, float | np.floating):
-            kinds.append(("s", len(scalars), 0))
-            scalars.append(float(a))
-        elif isinstance(a, np.ndarray) and a.dtype == np.float64 and a.ndim == 1:
-            kinds.append(("a", offset, a.shape[0]))
-            arrays.append(a)
-            offset += a.shape[0]
-        else:
-            return None
-    data = np.concatenate(arrays) if arrays else np.empty(0)
-    return tuple(kinds), np.array(scalars, dtype=float), np.ascontiguousarray(data)
-
-
 def wrap(fun_dispatcher, args):
     """``(address, p, data)`` to run ``fun(t, y, *args)`` through the cached kernel, or None
     when the arguments or the function do not fit a C callback."""
-    layout = _layout(args)
+    layout = arg_layout(args)
     if layout is None:
         return None
     kinds, p, data = layout
@@ -51,38 +31,15 @@ def wrap(fun_dispatcher, args):
     return wrapped.address, p, data
 
 
-def unpack_lines(kinds) -> tuple[list[str], list[str]]:
-    """Source lines that rebuild the arguments ``a0, a1, ...`` from ``p`` and ``d`` inside a
-    C callback (sizes and offsets baked in), and those names."""
-    lines, names = [], []
-    for i, (kind, at, size) in enumerate(kinds):
-        names.append(f"a{i}")
-        if kind == "s":  # a float, from p
-            lines.append(f"    a{i} = p[{at}]")
-        elif kind == "a":  # an array, from data
-            lines.append(f"    a{i} = carray(d, (nd,))[{at}:{at + size}]")
-        elif kind == "p":  # all of p (a CompiledRHS's own p)
-            lines.append(f"    a{i} = carray(p, (n_p,))")
-        else:  # "d": all of data
-            lines.append(f"    a{i} = carray(d, (nd,))")
-    return lines, names
-
-
 def _compile_wrapper(fun, kinds):
     lines, names = unpack_lines(kinds)
     call = ", ".join(["t", "carray(y, (n,))", *names])
-    src = "\n".join(
-        [
-            "def wrapper(t, y, dydt, n, p, n_p, d, nd):",
-            *lines,
-            f"    out = fun({call})",
-            "    for i in range(n):",
-            "        dydt[i] = out[i]",
-        ]
-    )
-    namespace = {"carray": carray, "fun": fun}
-    exec(compile(src, "<solve_ivp callback>", "exec"), namespace)
-    try:
-        return cfunc(RHS_SIGNATURE, error_model="numpy")(namespace["wrapper"])
-    except NumbaError:  # e.g. a function that returns a tuple: keep the dispatcher path
-        return None
+    src = [
+        "def wrapper(t, y, dydt, n, p, n_p, d, nd):",
+        *lines,
+        f"    out = fun({call})",
+        "    for i in range(n):",
+        "        dydt[i] = out[i]",
+    ]
+    # None for e.g. a function that returns a tuple: the dispatcher path is kept
+    return compile_cfunc(src, {"fun": fun}, RHS_SIGNATURE, "<solve_ivp callback>")

@@ -9,12 +9,10 @@ Python, so the simulator checks this file's logic against the CPU kernels.
 
 from __future__ import annotations
 
-import types as pytypes
-
 import numpy as np
 from numba import config, cuda, float64, int64
-from numba.core.dispatcher import Dispatcher
 
+from .._numba import device_function, pure_python
 from . import _records
 from ._events import EventSet
 from ._kernels import KERNELS
@@ -22,36 +20,6 @@ from ._methods import Method
 from ._rhs import CompiledRHS
 
 _kernels: dict = {}
-
-
-def pure_python(fn, _memo: dict | None = None):
-    """``fn``'s Python source with every Numba dispatcher it calls (by global name) replaced,
-    recursively, by its Python source too.
-
-    The simulator runs kernels as Python; a compiled ``@njit`` function cannot take the
-    simulator's arrays or device-function objects as arguments, so it gets the originals.
-    """
-    memo = {} if _memo is None else _memo
-    py = getattr(fn, "py_func", fn)
-    if py in memo:
-        return memo[py]
-    namespace = dict(py.__globals__)
-    clone = pytypes.FunctionType(
-        py.__code__, namespace, py.__name__, py.__defaults__, py.__closure__
-    )
-    memo[py] = clone
-    for name in py.__code__.co_names:
-        if isinstance(namespace.get(name), Dispatcher):
-            namespace[name] = pure_python(namespace[name], memo)
-        elif hasattr(namespace.get(name), "python_form"):  # an intrinsic: no Python body
-            namespace[name] = namespace[name].python_form
-    return clone
-
-
-def device_function(fn):
-    """``fn`` (a Python function or ``@njit`` dispatcher) as a CUDA device function."""
-    py = getattr(fn, "py_func", fn)
-    return cuda.jit(device=True)(pure_python(py) if config.ENABLE_CUDASIM else py)
 
 
 def _integrate(method: Method):

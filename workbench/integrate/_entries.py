@@ -20,7 +20,8 @@ import math
 import numpy as np
 from numba import prange
 
-from ._methods import RK45, Tableau, compiled_for
+from .._numba import compiled_for
+from ._methods import RK45, Tableau
 from ._records import (
     BAD_GRID,
     GRID_OK,

@@ -11,11 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import carray, cfunc, njit
-from numba.core.errors import NumbaError
+from numba import njit
 
-from .._compiled import as_dispatcher
-from ._callback import unpack_lines
+from .._numba import as_dispatcher, compile_cfunc, unpack_lines
 from ._rhs import RHS_SIGNATURE
 
 _TERMINAL_MESSAGE = "The `terminal` attribute of each event must be a boolean or positive integer."
@@ -113,13 +111,8 @@ def combined_cfunc(event_set: EventSet, kinds, leading_p: bool = False):
             *lines,
             *(f"    gg[{k}] = e{k}({call})" for k in range(e)),
         ]
-        namespace = {"carray": carray}
-        namespace.update({f"e{k}": fn for k, fn in enumerate(event_set.functions)})
-        exec(compile("\n".join(src), "<solve_ivp events>", "exec"), namespace)
-        try:
-            _cfuncs[key] = cfunc(RHS_SIGNATURE, error_model="numpy")(namespace["events"])
-        except NumbaError:
-            _cfuncs[key] = None
+        namespace = {f"e{k}": fn for k, fn in enumerate(event_set.functions)}
+        _cfuncs[key] = compile_cfunc(src, namespace, RHS_SIGNATURE, "<solve_ivp events>")
     return _cfuncs[key]
 
 
@@ -135,7 +128,7 @@ def combined_dispatcher(event_set: EventSet, leading_p: bool = False):
         ]
         namespace = {f"e{k}": fn for k, fn in enumerate(event_set.functions)}
         exec(compile("\n".join(src), "<solve_ivp events>", "exec"), namespace)
-        _dispatchers[key] = njit(error_model="numpy")(namespace["events"])
+        _dispatchers[key] = njit(error_model="numpy", _nrt=True)(namespace["events"])
     return _dispatchers[key]
 
 

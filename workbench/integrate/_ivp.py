@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from .._compiled import F64, as_dispatcher, kernel_entry
+from .._numba import F64, arg_layout, as_dispatcher, kernel_entry
 from . import _records as _core
-from ._callback import _layout, wrap
+from ._callback import wrap
 from ._events import (
     EventSet,
     check_event_values,
@@ -321,7 +321,7 @@ def _callables(fun, events: EventSet | None, t0, y0, args):
         rhs, p, data = wrapped
         if events is None:
             return rhs, 0, p, data, False
-        compiled = combined_cfunc(events, _layout(args)[0])
+        compiled = combined_cfunc(events, arg_layout(args)[0])
         if compiled is not None:
             return rhs, compiled.address, p, data, False
     ev = combined_dispatcher(events) if events is not None else _in_place(disp)

@@ -160,23 +160,6 @@ DOP853 = Method(
 )
 
 
-def compiled_for(name: str, **options):
-    """``numba.njit(**options)`` for a function of a per-method template module (see
-    :mod:`._kernels`): the function's ``__qualname__`` gets the method's name appended first.
-
-    Numba names a function's cache files after its source file and qualified name, and keys
-    its entries by signature and bytecode; the instances of one template share all three, so
-    without the name they would load one another's compiled code.
-    """
-    from numba import njit
-
-    def decorate(fn):
-        fn.__qualname__ = f"{fn.__qualname__}.{name}"
-        return njit(**options)(fn)
-
-    return decorate
-
-
 #: The methods by scipy's name.
 METHODS: dict[str, Method] = {m.name: m for m in (RK23, RK45, DOP853)}
 

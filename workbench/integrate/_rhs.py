@@ -15,13 +15,10 @@ Two forms reach the kernels:
 
 from __future__ import annotations
 
-from llvmlite import ir
 from numba import njit, types
-from numba.core import cgutils
-from numba.core.errors import TypingError
-from numba.extending import intrinsic, overload
+from numba.extending import overload
 
-from .._compiled import CompiledCallback
+from .._numba import CompiledCallback, address_call
 
 _f64p = types.CPointer(types.float64)
 
@@ -41,49 +38,14 @@ class CompiledRHS(CompiledCallback):
     """
 
 
-def _data_ptr(context, builder, aryty, value):
-    return context.make_array(aryty)(context, builder, value).data
-
-
-@intrinsic
-def _call_address(typingctx, addr, t, y, dydt, p, d):
-    """Call the C callback at ``addr`` with the data pointers and lengths of the arrays."""
-    for name, ty in (("y", y), ("dydt", dydt), ("p", p), ("data", d)):
-        if not (isinstance(ty, types.Array) and ty.dtype == types.float64 and ty.ndim == 1):
-            raise TypingError(f"CompiledRHS: {name} must be a 1-D float64 array, got {ty}")
-        if ty.layout != "C":
-            raise TypingError(f"CompiledRHS: {name} must be C-contiguous, got layout {ty.layout}")
-
-    def codegen(context, builder, signature, args):
-        addr_v, t_v, y_v, dydt_v, p_v, d_v = args
-        _, _, y_t, dydt_t, p_t, d_t = signature.args
-        dptr = ir.DoubleType().as_pointer()
-        intp = context.get_value_type(types.intp)
-        fnty = ir.FunctionType(
-            ir.VoidType(), [ir.DoubleType(), dptr, dptr, intp, dptr, intp, dptr, intp]
-        )
-        fn = builder.inttoptr(addr_v, fnty.as_pointer())
-
-        def length(aryty, value):
-            ary = context.make_array(aryty)(context, builder, value)
-            return cgutils.unpack_tuple(builder, ary.shape, 1)[0]
-
-        builder.call(
-            fn,
-            [
-                t_v,
-                _data_ptr(context, builder, y_t, y_v),
-                _data_ptr(context, builder, dydt_t, dydt_v),
-                length(y_t, y_v),
-                _data_ptr(context, builder, p_t, p_v),
-                length(p_t, p_v),
-                _data_ptr(context, builder, d_t, d_v),
-                length(d_t, d_v),
-            ],
-        )
-        return context.get_dummy_value()
-
-    return types.void(addr, t, y, dydt, p, d), codegen
+#: Calls the C callback at an address: ``_call_address(addr, t, y, dydt, p, data)``.
+_call_address = address_call(
+    "call_rhs_address",
+    types.void,
+    [("value", 0), ("data", 1), ("data", 2), ("len", 1), ("data", 3), ("len", 3)]
+    + [("data", 4), ("len", 4)],
+    5,
+)
 
 
 def call_rhs(rhs, t, y, dydt, p, args):

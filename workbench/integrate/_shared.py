@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import math
 
-from numba import njit
-
+from .._numba import inline as inl
+from .._numba import leaf
 from ._records import GRID_OK, GRID_OUT_OF_ORDER, GRID_OUTSIDE_SPAN
 from ._sums import add_square
-
-leaf = njit(cache=True, error_model="numpy", _nrt=False)
-inl = njit(cache=True, error_model="numpy", _nrt=False, inline="always")
 
 
 @inl

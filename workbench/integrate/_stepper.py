@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import math
 
-from ._methods import DOP853_DENSE, RK45, TWO_ESTIMATORS, Tableau, compiled_for
+from .._numba import compiled_for
+from ._methods import DOP853_DENSE, RK45, TWO_ESTIMATORS, Tableau
 from ._records import (
     FINISHED,
     NEED_ROOM,

@@ -143,7 +143,7 @@ def add_square(acc, r):
     return acc + r * r
 
 
-fma.python_form = fma_python  # what the CUDA simulator runs (integrate._cuda.pure_python)
+fma.python_form = fma_python  # what the CUDA simulator runs (_numba.gpu.pure_python)
 
 
 def _with_python_fma(fn):

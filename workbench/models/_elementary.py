@@ -56,7 +56,7 @@ def _float_from_bits_python(bits):
     return struct.unpack("<d", struct.pack("<q", int(bits)))[0]
 
 
-_float_from_bits.python_form = _float_from_bits_python  # see integrate._cuda.pure_python
+_float_from_bits.python_form = _float_from_bits_python  # see workbench._numba.gpu.pure_python
 
 
 @inl

@@ -128,3 +128,49 @@ def numpy_dynamics(y, tau, p):
     C = a2 * s * np.array([-qd[1] * (2.0 * qd[0] + qd[1]), qd[0] ** 2])
     qdd = np.linalg.inv(M) @ (tau - C - B @ qd)
     return np.concatenate((qd, qdd, [qd @ (tau - B @ qd)]))
+
+
+#: Quantities an event can watch, and their unit in configs (angles in degrees).
+EVENT_QUANTITIES = {
+    "q1": "deg",
+    "q2": "deg",
+    "q1dot": "deg/s",
+    "q2dot": "deg/s",
+    "x": "m",
+    "y": "m",
+}
+_STATE_INDEX = {"q1": 0, "q2": 1, "q1dot": 2, "q2dot": 3}
+_events: dict = {}
+
+
+def event_function(quantity: str, threshold: float, L1: float, L2: float):
+    """``event(t, y, p, torque) = quantity(y) - threshold`` as an ``@njit`` function, in SI
+    units (radians for angles): a joint angle or velocity, or the end effector's ``x``/``y``
+    (:func:`end_effector` with these link lengths). Made once per process for each set of
+    values; it fits both ``solve_ivp``'s ``args=(p, torque)`` and a batch's member ``p``."""
+    key = (quantity, float(threshold), float(L1), float(L2))
+    fn = _events.get(key)
+    if fn is not None:
+        return fn
+    threshold = float(threshold)
+    if quantity in _STATE_INDEX:
+        i = _STATE_INDEX[quantity]
+
+        @njit(error_model="numpy")
+        def fn(t, y, p, torque):
+            return y[i] - threshold
+
+    elif quantity in ("x", "y"):
+        use_cos = quantity == "x"
+        l1, l2 = float(L1), float(L2)
+
+        @njit(error_model="numpy")
+        def fn(t, y, p, torque):
+            if use_cos:
+                return l1 * math.cos(y[0]) + l2 * math.cos(y[0] + y[1]) - threshold
+            return l1 * math.sin(y[0]) + l2 * math.sin(y[0] + y[1]) - threshold
+
+    else:
+        raise ValueError(f"unknown quantity {quantity!r}; use one of {list(EVENT_QUANTITIES)}")
+    _events[key] = fn
+    return fn

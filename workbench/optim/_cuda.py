@@ -18,7 +18,7 @@ from types import FunctionType, SimpleNamespace
 import numpy as np
 from numba import config, cuda
 
-from ..integrate._cuda import pure_python
+from .._numba import pure_python
 from ._kernels import adam_at, rmsprop_at, sgd_at
 
 __all__ = [

@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
+from .._numba import inline, jit, leaf
 from ._linesearch import FOUND, LS_SLOTS, wolfe1, wolfe2
 from ._result import MAXITER, NAN_RESULT, PR_LOSS, SUCCESS
 from ._scalar import (
@@ -33,11 +33,8 @@ from ._scalar import (
     sf_value,
 )
 
-jit = njit(cache=True, error_model="numpy")
-leaf = njit(cache=True, error_model="numpy", _nrt=False)
 
-
-@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+@inline
 def _power(a, ord):
     """``a ** ord`` as numpy's array power gives it: numpy turns the exponents 2, 1, 0.5, -1
     and 0 into square, copy, sqrt, reciprocal and ones, which round differently from (and

@@ -1,6 +1,6 @@
 """A user's ``fun`` (and ``jac``) as a C callback, so BFGS runs its cached kernel.
 
-As :mod:`workbench.integrate._callback` does for right-hand sides: when every extra argument
+As ``workbench.integrate`` does for right-hand sides: when every extra argument
 is a float or a 1-D float64 array, a small ``cfunc`` with the objective's fixed signature
 unpacks them (floats from ``p``, arrays from ``data``) and calls the user's compiled
 functions; only that wrapper is compiled, not a kernel specialised on the dispatcher.
@@ -8,10 +8,7 @@ functions; only that wrapper is compiled, not a kernel specialised on the dispat
 
 from __future__ import annotations
 
-from numba import carray, cfunc
-from numba.core.errors import NumbaError
-
-from ..integrate._callback import _layout, unpack_lines
+from .._numba import arg_layout, compile_cfunc, unpack_lines
 from ._objective import OBJECTIVE_SIGNATURE
 
 _wrappers: dict = {}
@@ -42,7 +39,7 @@ _BODIES = {
 def wrap(fun, jac, mode: str, args):
     """``(address, (p, data))`` for the cached BFGS kernel, or None when the arguments or the
     functions do not fit a C callback (then the dispatcher path is used)."""
-    layout = _layout(args)
+    layout = arg_layout(args)
     if layout is None or mode not in _BODIES:
         return None
     kinds, p, data = layout
@@ -56,18 +53,11 @@ def wrap(fun, jac, mode: str, args):
 def _compile(fun, jac, mode, kinds):
     lines, names = unpack_lines(kinds)
     call = ", ".join(["xx", *names])
-    src = "\n".join(
-        [
-            "def wrapper(x, g, n, need, p, n_p, d, nd):",
-            "    xx = carray(x, (n,))",
-            "    gg = carray(g, (n,))",
-            *lines,
-            *(line.format(call=call) for line in _BODIES[mode]),
-        ]
-    )
-    namespace = {"carray": carray, "fun": fun, "jac": jac}
-    exec(compile(src, "<minimize callback>", "exec"), namespace)
-    try:
-        return cfunc(OBJECTIVE_SIGNATURE, error_model="numpy")(namespace["wrapper"])
-    except NumbaError:
-        return None
+    src = [
+        "def wrapper(x, g, n, need, p, n_p, d, nd):",
+        "    xx = carray(x, (n,))",
+        "    gg = carray(g, (n,))",
+        *lines,
+        *(line.format(call=call) for line in _BODIES[mode]),
+    ]
+    return compile_cfunc(src, {"fun": fun, "jac": jac}, OBJECTIVE_SIGNATURE, "<minimize callback>")

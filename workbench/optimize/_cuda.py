@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numba import config, cuda, float64
 
-from ..integrate._cuda import device_function, pure_python
+from .._numba import device_function, pure_python
 from . import _bfgs_kernel
 from ._batch import member_args_of
 from ._linesearch import LS_SLOTS

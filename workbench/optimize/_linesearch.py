@@ -13,12 +13,8 @@ from __future__ import annotations
 
 import math
 
-from numba import njit
-
+from .._numba import leaf
 from ._scalar import DERPHI_CALLS, GC, GNEW, PHI_CALLS, PK, XK, XS, sf_grad, sf_value
-
-jit = njit(cache=True, error_model="numpy")
-leaf = njit(cache=True, error_model="numpy", _nrt=False)
 
 # DCSRCH tasks
 START, FG, CONVERGENCE, WARNING, ERROR = 0, 1, 2, 3, 4

@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 from numba import njit
 
-from .._compiled import F64, as_dispatcher
+from .._numba import F64, as_dispatcher
 from . import _bfgs_kernel
 from ._objective import CompiledObjective, first_class, kernel_entry
 from ._result import STATUS_MESSAGES, OptimizeResult, OptimizeWarning

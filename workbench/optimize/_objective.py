@@ -60,14 +60,11 @@ from __future__ import annotations
 
 import functools
 
-from llvmlite import ir
 from numba import typeof, types
-from numba.core import cgutils
-from numba.core.errors import TypingError
 from numba.core.types.function_type import CompileResultWAP
-from numba.extending import intrinsic, overload
+from numba.extending import overload
 
-from .._compiled import CompiledCallback, kernel_entry
+from .._numba import CompiledCallback, address_call, kernel_entry
 
 __all__ = [
     "OBJECTIVE_SIGNATURE",
@@ -95,36 +92,14 @@ class CompiledObjective(CompiledCallback):
     """
 
 
-@intrinsic
-def _call_address(typingctx, addr, x, g, need, p, d):
-    """Call the C callback at ``addr`` with the data pointers and lengths of the arrays."""
-    for name, ty in (("x", x), ("g", g), ("p", p), ("data", d)):
-        if not (isinstance(ty, types.Array) and ty.dtype == types.float64 and ty.ndim == 1):
-            raise TypingError(f"CompiledObjective: {name} must be a 1-D float64 array, got {ty}")
-        if ty.layout != "C":
-            raise TypingError(f"CompiledObjective: {name} must be C-contiguous, got {ty.layout}")
-
-    def codegen(context, builder, signature, args):
-        addr_v, x_v, g_v, need_v, p_v, d_v = args
-        _, x_t, g_t, need_t, p_t, d_t = signature.args
-        dptr = ir.DoubleType().as_pointer()
-        intp = context.get_value_type(types.intp)
-        fnty = ir.FunctionType(ir.DoubleType(), [dptr, dptr, intp, intp, dptr, intp, dptr, intp])
-        fn = builder.inttoptr(addr_v, fnty.as_pointer())
-        xa, ga, pa, da = (
-            context.make_array(t)(context, builder, v)
-            for t, v in ((x_t, x_v), (g_t, g_v), (p_t, p_v), (d_t, d_v))
-        )
-
-        def length(a):
-            return cgutils.unpack_tuple(builder, a.shape, 1)[0]
-
-        need = context.cast(builder, need_v, need_t, types.intp)
-        return builder.call(
-            fn, [xa.data, ga.data, length(xa), need, pa.data, length(pa), da.data, length(da)]
-        )
-
-    return types.float64(addr, x, g, need, p, d), codegen
+#: Calls the C callback at an address: ``_call_address(addr, x, g, need, p, data)``.
+_call_address = address_call(
+    "call_objective_address",
+    types.float64,
+    [("data", 0), ("data", 1), ("len", 0), ("value", 2), ("data", 3), ("len", 3)]
+    + [("data", 4), ("len", 4)],
+    5,
+)
 
 
 def call_objective(obj, x, g, need, args):

@@ -11,12 +11,8 @@ from __future__ import annotations
 
 import math
 
-from numba import njit
-
+from .._numba import leaf
 from ._objective import call_objective
-
-jit = njit(cache=True, error_model="numpy")
-leaf = njit(cache=True, error_model="numpy", _nrt=False)
 
 # rows of the work matrix W (n columns each)
 XK, GFK, PK, XC, GC, XT, GS, XS, GNEW, SK, YK, NORM = range(12)

@@ -1,0 +1,42 @@
+"""Numba plumbing shared by the kernel families (``integrate``, ``optimize``, ``optim``).
+
+Nothing here knows about a numerical method; the families import from here and not from one
+another:
+
+- :mod:`.decorators`: the compile options the kernels use (``jit``, ``leaf``, ``inline``) and
+  :func:`.decorators.compiled_for` for template modules compiled once per instance;
+- :mod:`.callbacks`: user functions as dispatchers and C callbacks (:class:`CompiledCallback`,
+  :func:`as_dispatcher`, :func:`kernel_entry`, :func:`address_call`, the wrapper generator);
+- :mod:`.gpu`: the same Python source as CUDA device functions, and as plain Python for the
+  CUDA simulator (:func:`pure_python`; an intrinsic names its Python twin in ``python_form``).
+"""
+
+from .callbacks import (
+    F64,
+    CompiledCallback,
+    address_call,
+    arg_layout,
+    as_dispatcher,
+    compile_cfunc,
+    kernel_entry,
+    unpack_lines,
+)
+from .decorators import compiled_for, inline, jit, leaf
+from .gpu import device_function, pure_python
+
+__all__ = [
+    "F64",
+    "CompiledCallback",
+    "address_call",
+    "arg_layout",
+    "as_dispatcher",
+    "compile_cfunc",
+    "compiled_for",
+    "device_function",
+    "inline",
+    "jit",
+    "kernel_entry",
+    "leaf",
+    "pure_python",
+    "unpack_lines",
+]
