@@ -7,8 +7,10 @@ For the bundled arm (configs/arm.yaml) at rtol 1e-3 and 1e-6, best times of:
   the call into compiled code, one right-hand-side evaluation, the result object);
 - one right-hand-side evaluation through its C callback, from compiled code;
 - what is left for the steps themselves: (2-sample call) - (fixed) - nfev x (one evaluation);
-and the budget a 300x ratio against scipy's own call leaves. Then one evaluation of the
-logistic loss and gradient on the seed data (configs/logreg.yaml, 100 x 3).
+and the budget a 300x ratio against scipy's own call leaves. Then where one member of the
+ensemble (configs/arm_ensemble.yaml, on one core) spends its time: right-hand side, steps (at
+the single solve's cost per step) and the rest (a member's set-up and its 11 outputs). Then one
+evaluation of the logistic loss and gradient on the seed data (configs/logreg.yaml, 100 x 3).
 
 Absolute times (this is a breakdown, not a ratio): minimums over repeats, which are the least
 disturbed by other load on a shared machine.
@@ -28,7 +30,7 @@ from scipy.integrate import solve_ivp as scipy_solve_ivp
 from workbench.config import resolve
 from workbench.experiments import arm as exp
 from workbench.experiments.logreg import Problem
-from workbench.integrate import solve_ivp
+from workbench.integrate import solve_ivp, solve_ivp_batch
 from workbench.integrate._rhs import call_rhs
 from workbench.models import arm as model
 from workbench.models import logistic
@@ -51,7 +53,7 @@ def _rhs_loop(address, count, y, dydt, p, torque):
     return acc
 
 
-def arm(rtol: float) -> None:
+def arm(rtol: float) -> float:
     cfg = resolve(ROOT / "configs/arm.yaml", [f"solver.rtol={rtol}", f"solver.atol={rtol * 1e-3}"])
     p, torque = cfg.arm.vector(), exp.packed_torque(cfg)
     t_grid, table = exp.torque_table(cfg)
@@ -100,6 +102,39 @@ def arm(rtol: float) -> None:
         f"  scipy with the numpy rhs {t_scipy * 1e3:.2f} ms: a 300x ratio leaves"
         f" {t_scipy / 300 * us:.2f} us (ratio now {t_scipy / t_full:.0f}x)"
     )
+    return t_steps / steps
+
+
+def ensemble_member(step_cost: float) -> None:
+    """One member's time in the 10,000-member ensemble on one core (``target="cpu"``)."""
+    cfg = resolve(ROOT / "configs/arm_ensemble.yaml", ["ensemble.size=2000"])
+    torque = exp.packed_torque(cfg)
+    y0s, params = exp.ensemble_members(cfg)
+    s, t_eval = cfg.solver, cfg.solver.output_times(cfg.ensemble.t_eval)
+
+    def run():
+        return solve_ivp_batch(
+            model.ARM_RHS, s.t_span, y0s, params=params, args=(torque,), t_eval=t_eval,
+            rtol=s.rtol, atol=s.atol, target="cpu",
+        )  # fmt: skip
+
+    res = run()
+    m = y0s.shape[0]
+    per_member = best(run, 1, repeats=5) / m
+    count = 1_000_000
+    dydt = np.empty(5)
+    loop = lambda: _rhs_loop(model.ARM_RHS.address, count, y0s[0], dydt, params[0], torque)  # noqa: E731
+    t_rhs = best(loop, 1, repeats=5) / count
+    nfev, steps = res.nfev.mean(), (res.naccept + res.nreject).mean()
+    us = 1e6
+    rest = per_member - nfev * t_rhs - steps * step_cost
+    print(f"ensemble member, rtol {s.rtol:g}: {nfev:.1f} evaluations, {steps:.1f} steps (mean)")
+    print(f"  one member on one core               {per_member * us:7.2f} us")
+    print(f"    right-hand side                    {nfev * t_rhs * us:7.2f} us")
+    print(
+        f"    steps (at {step_cost * 1e9:.0f} ns)                {steps * step_cost * us:7.2f} us"
+    )
+    print(f"    set-up and the {t_eval.size} outputs          {rest * us:7.2f} us")
 
 
 @njit
@@ -125,6 +160,6 @@ def loss() -> None:
 
 if __name__ == "__main__":
     np.seterr(all="ignore")
-    for rtol in (1e-3, 1e-6):
-        arm(rtol)
+    step_cost = [arm(rtol) for rtol in (1e-3, 1e-6)][-1]
+    ensemble_member(step_cost)
     loss()

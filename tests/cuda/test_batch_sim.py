@@ -138,14 +138,15 @@ def slow(t, y, p, damping):
     return y[1] + 0.5
 
 
-@pytest.mark.parametrize("method", ["RK23", "DOP853"])
-def test_methods_and_events_on_cuda_match_cpu(method):
+def test_dop853_and_events_on_cuda_match_cpu():
     """Each member stops at its own terminal event; the counts and the kept occurrences are
-    the CPU kernel's."""
+    the CPU kernel's. DOP853: the most stages, its own error norm and interpolant (RK23 and
+    RK45 differ from it in data only; the simulator runs Python, slowly)."""
+    method = "DOP853"
     position.terminal = 3
     slow.direction = -1.0
     rng = np.random.default_rng(7)
-    m = 6
+    m = 4
     y0s = np.column_stack([rng.uniform(0.5, 1.5, m), rng.uniform(-1, 1, m)])
     kw = dict(
         params=rng.uniform(1.0, 6.0, (m, 1)),

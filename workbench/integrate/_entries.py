@@ -59,7 +59,7 @@ jit = compiled_for(NAME, cache=True, error_model="numpy")
 #: Columns of a batch's per-member integer statistics.
 STATUS, NFEV, NACCEPT, NREJECT = range(4)
 #: Members a batch kernel integrates with one set of work arrays.
-BLOCK = 16
+BLOCK = 4
 
 
 @jit

@@ -49,6 +49,15 @@ def prepare_events(events) -> EventSet | None:
         ) from None
     if not events:
         return None
+    # The same functions with the same attributes give the same set: made once (a solve in a
+    # loop would otherwise spend microseconds here on every call).
+    try:
+        key = tuple((e, getattr(e, "terminal", None), getattr(e, "direction", 0)) for e in events)
+        known = _prepared.get(key)
+    except TypeError:  # an unhashable attribute: checked below
+        key, known = None, None
+    if known is not None:
+        return known
     max_events = np.empty(len(events))
     direction = np.empty(len(events))
     functions = []
@@ -71,11 +80,30 @@ def prepare_events(events) -> EventSet | None:
         else:
             raise ValueError(_TERMINAL_MESSAGE)
         functions.append(as_dispatcher(event, f"events[{i}]"))
-    return EventSet(tuple(functions), direction, max_events)
+    event_set = EventSet(tuple(functions), direction, max_events)
+    if key is not None:
+        if len(_prepared) > 256:
+            _prepared.clear()
+        _prepared[key] = event_set
+    return event_set
+
+
+_prepared: dict = {}
+_checked: set = set()
+
+
+def _type_key(value):
+    if isinstance(value, np.ndarray):
+        return (np.ndarray, value.dtype, value.ndim)
+    return type(value)
 
 
 def check_event_values(event_set: EventSet, t0, y0, args, leading=()) -> None:
-    """Call each event once at the start and check that it returns one real number."""
+    """Call each event once at the start and check that it returns one real number (once per
+    set of functions and argument types: the result's type does not change with values)."""
+    key = (event_set.functions, _type_key(y0), *map(_type_key, (*leading, *args)))
+    if key in _checked:
+        return
     for i, fn in enumerate(event_set.functions):
         try:
             value = fn(t0, y0, *leading, *args)
@@ -88,6 +116,9 @@ def check_event_values(event_set: EventSet, t0, y0, args, leading=()) -> None:
                 f"`events[{i}]` must return one real number, got {type(value).__name__} "
                 f"of shape {np.shape(value)}."
             )
+    if len(_checked) > 1024:
+        _checked.clear()
+    _checked.add(key)
 
 
 _cfuncs: dict = {}

@@ -424,7 +424,11 @@ def solve_ivp(
         ev_dir, ev_max = event_set.direction, event_set.max_events
     values = (rhs, ev, p, data, t0, t1, y0, grid, first, rtol, atol_v, max_step)
     values += (record or dense_output, bool(dense_output), ev_dir, ev_max)
-    kernel = kernels.dynamic("solve") if dynamic else kernels.solve
+    if dynamic:
+        kernel = kernels.dynamic("solve")
+    else:  # addresses and float64 vectors: only writeability changes the argument types
+        flags = tuple(a.flags.writeable for a in (p, data, y0, grid, atol_v, ev_dir, ev_max))
+        kernel = kernel_entry(kernels.solve, values, flags)
     code, nfev, naccept, nreject, _, t_bad, y_grid, filled, steps, count, t_at, y_at = kernel(
         *values
     )
