@@ -6,7 +6,9 @@ Prints ratios (reference time / our time), medians over repeats:
   ``scipy.integrate.solve_ivp`` given the seed's numpy right-hand side (``np.interp`` and a
   matrix inverse: what its users run), and separately given our own ``@njit`` function;
 - the same single trajectory for each method (RK23, RK45, DOP853) at rtol 1e-6 against
-  scipy with the numpy right-hand side, and the ensemble rate (members per second) of each;
+  scipy with the numpy right-hand side; with a user's own ``@njit`` right-hand side
+  (out-of-place, ``args=(p, torque)``) through the public API against scipy given the same
+  function; and the ensemble rate (members per second) of each;
 - the cost of an event: the single solve with a (never terminal) event on the elbow angle
   against the same solve without, and against scipy with the same event;
 - the 10,000-member ensemble (configs/arm_ensemble.yaml) on ``parallel`` against scipy looped
@@ -40,14 +42,29 @@ ROOT = Path(__file__).resolve().parents[1]
 QUICK = "--quick" in sys.argv
 
 
-def single(rtol: float) -> None:
-    cfg = resolve(ROOT / "configs/arm.yaml", [f"solver.rtol={rtol}", f"solver.atol={rtol * 1e-3}"])
+def arm_problem(overrides=()):
+    """The bundled arm (configs/arm.yaml): config, parameters, packed torque, the torque table
+    (grid and values, for the numpy right-hand side), y0 and the solver keywords."""
+    cfg = resolve(ROOT / "configs/arm.yaml", list(overrides))
     p, torque = cfg.arm.vector(), exp.packed_torque(cfg)
     t_grid, table = exp.torque_table(cfg)
     y0 = exp.initial_state(cfg.initial.q_deg, cfg.initial.qdot_deg_s)
     s = cfg.solver
-    t_eval = s.output_times()
-    kw = dict(t_eval=t_eval, rtol=s.rtol, atol=s.atol)
+    return (
+        cfg,
+        p,
+        torque,
+        t_grid,
+        table,
+        y0,
+        dict(t_eval=s.output_times(), rtol=s.rtol, atol=s.atol),
+    )
+
+
+def single(rtol: float) -> None:
+    overrides = [f"solver.rtol={rtol}", f"solver.atol={rtol * 1e-3}"]
+    cfg, p, torque, t_grid, table, y0, kw = arm_problem(overrides)
+    s = cfg.solver
 
     def ours():
         return solve_ivp(model.ARM_RHS, s.t_span, y0, args=(p, torque), **kw)
@@ -71,12 +88,8 @@ def single(rtol: float) -> None:
 
 def methods() -> None:
     """Per method: the single-trajectory ratio against scipy, and the ensemble rate."""
-    cfg = resolve(ROOT / "configs/arm.yaml")
-    p, torque = cfg.arm.vector(), exp.packed_torque(cfg)
-    t_grid, table = exp.torque_table(cfg)
-    y0 = exp.initial_state(cfg.initial.q_deg, cfg.initial.qdot_deg_s)
+    cfg, p, torque, t_grid, table, y0, kw = arm_problem()
     s = cfg.solver
-    kw = dict(t_eval=s.output_times(), rtol=s.rtol, atol=s.atol)
     size = 10_000 if not QUICK else 1000
     ens = resolve(ROOT / "configs/arm_ensemble.yaml", [f"ensemble.size={size}"])
     y0s, params = exp.ensemble_members(ens)
@@ -105,6 +118,21 @@ def methods() -> None:
             ratio=ratio,
         )
 
+        # A user's own @njit function through the public API (wrapped as a C callback), and
+        # scipy given the same function.
+        def ours_user(method=method):
+            return solve_ivp(model.arm_rhs_out, s.t_span, y0, args=(p, torque), method=method, **kw)
+
+        def scipy_user(method=method):
+            return scipy_solve_ivp(
+                model.arm_rhs_out, s.t_span, y0, args=(p, torque), method=method, **kw
+            )
+
+        t_ours, t_ref, ratio = paired_times(ours_user, scipy_user, rounds=rounds, number=number)
+        report(
+            f"  {method} with a user's @njit rhs vs scipy + the same", t_ours, t_ref, ratio=ratio
+        )
+
         def batch(method=method):
             return solve_ivp_batch(model.ARM_RHS, ens.solver.t_span, y0s, method=method, **ens_kw)
 
@@ -113,13 +141,9 @@ def methods() -> None:
 
 
 def event_cost() -> None:
-    """A non-terminal event on the elbow angle (it crosses a few times): its cost per solve."""
-    cfg = resolve(ROOT / "configs/arm.yaml")
-    p, torque = cfg.arm.vector(), exp.packed_torque(cfg)
-    t_grid, table = exp.torque_table(cfg)
-    y0 = exp.initial_state(cfg.initial.q_deg, cfg.initial.qdot_deg_s)
+    """A non-terminal event on the elbow angle: its cost per solve."""
+    cfg, p, torque, t_grid, table, y0, kw = arm_problem()
     s = cfg.solver
-    kw = dict(t_eval=s.output_times(), rtol=s.rtol, atol=s.atol)
     elbow = model.event_function("q2", 2.5, cfg.arm.L1, cfg.arm.L2)
 
     def plain():

@@ -17,6 +17,7 @@ import scipy.linalg as sl
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from numba import njit
+from scipy_counting import counting
 
 from workbench.experiments import arm as exp
 from workbench.integrate import _shared, _sums, solve_ivp
@@ -63,27 +64,8 @@ def blow_up(t, y):  # y' = y^2, y(0) = 1: y = 1 / (1 - t) blows up at t = 1
     return y**2
 
 
-class CountingRK45(si.RK45):
-    """scipy's RK45, counting accepted and rejected step attempts (scipy reports neither).
-
-    Every attempt ends in exactly one error-norm evaluation: below 1 accepts, else rejects.
-    """
-
-    last: CountingRK45 | None = None
-
-    def __init__(self, *args, **kwargs):
-        self.n_accepted = 0
-        self.n_rejected = 0
-        super().__init__(*args, **kwargs)
-        CountingRK45.last = self
-
-    def _estimate_error_norm(self, K, h, scale):
-        err = super()._estimate_error_norm(K, h, scale)
-        if err < 1:
-            self.n_accepted += 1
-        else:
-            self.n_rejected += 1
-        return err
+#: scipy's RK45 counting its accepted and rejected step attempts.
+CountingRK45 = counting(si.RK45)
 
 
 def scipy_counts(fun, t_span, y0, **kw):

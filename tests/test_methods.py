@@ -11,35 +11,13 @@ import numpy as np
 import pytest
 import scipy.integrate as si
 from numba import njit
+from scipy_counting import counting
+from test_batch import assert_member_equals_single
 from test_integrate import CASES, EXACT, decay, oscillator, rational
 
 from workbench.integrate import METHODS, solve_ivp, solve_ivp_batch
 
 NEW_METHODS = ("RK23", "DOP853")
-
-
-def counting(base):
-    """scipy's method ``base``, counting accepted and rejected step attempts (every attempt
-    ends in one error-norm evaluation: below 1 accepts)."""
-
-    class Counting(base):
-        last = None
-
-        def __init__(self, *args, **kwargs):
-            self.n_accepted = 0
-            self.n_rejected = 0
-            super().__init__(*args, **kwargs)
-            type(self).last = self
-
-        def _estimate_error_norm(self, K, h, scale):
-            err = super()._estimate_error_norm(K, h, scale)
-            if err < 1:
-                self.n_accepted += 1
-            else:
-                self.n_rejected += 1
-            return err
-
-    return Counting
 
 
 COUNTING = {name: counting(getattr(si, name)) for name in ("RK23", "RK45", "DOP853")}
@@ -375,15 +353,7 @@ def test_batch_events_equal_a_loop_of_single_solves(method, target):
                 out_of_place, (0, 6), y0s[i], method=method, t_eval=t_eval,
                 args=(params[i, 0], 0.1), events=single_event, rtol=1e-7,
             )  # fmt: skip
-            assert batch.status[i] == one.status
-            assert (batch.nfev[i], batch.naccept[i], batch.nreject[i]) == (
-                one.nfev,
-                one.naccept,
-                one.nreject,
-            )
-            k = one.t.size
-            np.testing.assert_allclose(batch.y[i, :, :k], one.y, rtol=1e-13, atol=1e-14)
-            assert np.isnan(batch.y[i, :, k:]).all()
+            assert_member_equals_single(batch, i, one)
             count = one.t_events[0].size
             assert batch.event_counts[i, 0] == count
             kept = min(count, 2)

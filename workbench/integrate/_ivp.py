@@ -20,7 +20,7 @@ from ._events import (
     prepare_events,
 )
 from ._kernels import KERNELS, dense_table
-from ._methods import Method, get_method
+from ._methods import METHODS, Method, get_method
 from ._rhs import CompiledRHS
 from ._shared import grid_problem
 
@@ -401,7 +401,7 @@ def solve_ivp(
     rounding.
     """
     m = get_method(method)
-    kernels = KERNELS.get(m.name)
+    kernels = KERNELS[m.name] if m.name in METHODS else None
     if kernels is None or kernels.method is not m:
         raise ValueError(f"method {m.name!r} has no compiled kernels; register it in METHODS.")
     if options:

@@ -70,8 +70,21 @@ def instantiate(method: Method) -> MethodKernels:
     return MethodKernels(method, stepper, entries)
 
 
-#: The compiled kernels of every method, by scipy's name.
-KERNELS: dict[str, MethodKernels] = {name: instantiate(m) for name, m in METHODS.items()}
+class _Kernels(dict):
+    """Each method's kernels, by scipy's name, instantiated on first use (a template's
+    instance creates a few dozen dispatchers: import costs milliseconds per method)."""
+
+    def __missing__(self, name: str) -> MethodKernels:
+        if name not in METHODS:
+            raise KeyError(name)
+        kernels = self[name] = instantiate(METHODS[name])
+        return kernels
+
+
+#: The compiled kernels of every method, by scipy's name (RK45, the default, made at import:
+#: its modules are then importable by name, as Numba's cache and ``tests/test_cache`` need).
+KERNELS: dict[str, MethodKernels] = _Kernels()
+KERNELS["RK45"] = instantiate(METHODS["RK45"])
 
 
 def dense_table(steps: np.ndarray, n: int, n_dense: int):

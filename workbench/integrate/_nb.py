@@ -35,7 +35,9 @@ from numba.core.errors import TypingError
 from numba.extending import overload
 
 from ._events import combined_dispatcher, prepare_events
+from ._ivp import _in_place
 from ._kernels import KERNELS
+from ._methods import METHODS
 from ._records import BAD_GRID, FINISHED, TERMINATED
 
 
@@ -128,23 +130,6 @@ def _const_string(value, name):
     raise TypingError(f"nbsolve_ivp: `{name}` must be a constant string in compiled code")
 
 
-_adapters: dict = {}
-
-
-def _in_place(fun):
-    adapter = _adapters.get(fun)
-    if adapter is None:
-
-        @njit(error_model="numpy", _nrt=True)  # it allocates: see _rhs.with_nrt
-        def adapter(t, y, dydt, p, *args):
-            out = fun(t, y, *args)
-            for i in range(dydt.shape[0]):
-                dydt[i] = out[i]
-
-        _adapters[fun] = adapter
-    return adapter
-
-
 @njit
 def _as_vector(atol, n):
     out = np.empty(n)
@@ -161,8 +146,8 @@ def _nbsolve_ivp(
     if not isinstance(fun, types.Dispatcher):
         raise TypingError("nbsolve_ivp: `fun` must be an @njit function")
     name = _const_string(method, "method")
-    if name not in KERNELS:
-        raise TypingError(f"nbsolve_ivp: unknown method {name!r}; use one of {list(KERNELS)}")
+    if name not in METHODS:
+        raise TypingError(f"nbsolve_ivp: unknown method {name!r}; use one of {list(METHODS)}")
     solve = KERNELS[name].dynamic("solve")  # it receives dispatchers: not cached
     rhs = _in_place(fun.dispatcher)
     no_events = events is None or isinstance(events, (types.NoneType, types.Omitted))
