@@ -206,12 +206,13 @@ def solve(
     )
 
 
-@compiled_for(NAME, cache=True, error_model="numpy", inline="always")
+@compiled_for(NAME, cache=True, error_model="numpy")
 def member_block(
     rhs, ev, P, args, opt, Y0, t_eval, ev_dir, ev_max, lo, hi, Y, stats, t_bad, ev_n, ev_t, ev_y
 ):
     """Members ``lo:hi`` of a batch with one set of work arrays (a member's set-up is a
-    few stores, not five allocations)."""
+    few stores, not five allocations). Called, not inlined: inlined into the ``prange``
+    body, the 10,000-member ensemble ran 5 to 10% slower."""
     n = Y0.shape[1]
     w = new_work(n)
     e = ev_dir.shape[0]
