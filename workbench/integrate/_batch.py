@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -19,7 +20,7 @@ from ._events import (
 from ._ivp import status_message, validate_common, validate_y0
 from ._kernels import KERNELS
 from ._methods import get_method
-from ._records import Options
+from ._records import FINISHED, TERMINATED, Options
 from ._rhs import CompiledRHS, with_nrt
 
 
@@ -41,12 +42,22 @@ class BatchResult:
     naccept: np.ndarray
     nreject: np.ndarray
     status: np.ndarray
-    messages: list[str]
     target: str
     method: str = "RK45"
     event_counts: np.ndarray | None = None
     t_events: np.ndarray | None = None
     y_events: np.ndarray | None = None
+    codes: np.ndarray | None = field(default=None, repr=False)  # the kernels' status codes
+    t_bad: np.ndarray | None = field(default=None, repr=False)  # where an evaluation failed
+
+    @functools.cached_property
+    def messages(self) -> list[str]:
+        """scipy's message for each member (made on first use: a Python loop over members
+        costs a few percent of a large ensemble's time)."""
+        return [
+            status_message(code, t_bad)[1]
+            for code, t_bad in zip(self.codes.tolist(), self.t_bad.tolist(), strict=True)
+        ]
 
     @property
     def success(self) -> np.ndarray:
@@ -196,7 +207,7 @@ def solve_ivp_batch(
     ev_dir = np.empty(0) if event_set is None else event_set.direction
     ev_max = np.empty(0) if event_set is None else event_set.max_events
     choice = choose_target(target, batched=True).name
-    y = np.full((m, n, t_eval.shape[0]), np.nan)
+    y = np.empty((m, n, t_eval.shape[0]))  # the kernels write NaN where a member stopped
     stats = np.zeros((m, 4), dtype=np.int64)
     t_bad = np.full(m, np.nan)
     ev_n = np.zeros((m, e), dtype=np.int64)
@@ -224,11 +235,8 @@ def solve_ivp_batch(
             )  # fmt: skip
             if progress is not None:
                 progress(hi, m)
-    status = np.empty(m, dtype=np.int64)
-    messages = []
-    for i in range(m):
-        status[i], msg = status_message(int(stats[i, STATUS]), float(t_bad[i]))
-        messages.append(msg)
+    codes = stats[:, STATUS].copy()
+    status = np.where(codes == FINISHED, 0, np.where(codes == TERMINATED, 1, -1))
     return BatchResult(
         t=t_eval,
         y=y,
@@ -236,10 +244,11 @@ def solve_ivp_batch(
         naccept=stats[:, NACCEPT].copy(),
         nreject=stats[:, NREJECT].copy(),
         status=status,
-        messages=messages,
         target=choice,
         method=m_.name,
         event_counts=ev_n if e else None,
         t_events=ev_t if e else None,
         y_events=ev_y if e else None,
+        codes=codes,
+        t_bad=t_bad,
     )

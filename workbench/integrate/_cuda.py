@@ -9,14 +9,28 @@ Python, so the simulator checks this file's logic against the CPU kernels.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import config, cuda, float64, int64
 
 from .._numba import device_function, pure_python
-from . import _records
 from ._events import EventSet
 from ._kernels import KERNELS
 from ._methods import Method
+from ._records import (
+    N_STATE,
+    NOT_STARTED,
+    S_NACCEPT,
+    S_NFEV,
+    S_NGRID,
+    S_NREJECT,
+    S_T_BAD,
+    Events,
+    Options,
+    Output,
+    Work,
+)
 from ._rhs import CompiledRHS
 
 _kernels: dict = {}
@@ -38,19 +52,6 @@ def make_kernel(method: Method, rhs_device, ev_device, n: int, n_events: int, ke
     S = m.n_rows
     nd = m.n_dense
     e1 = max(n_events, 1)  # local arrays of length 0 are not allowed: sliced below
-    Options, Work, Events, Output = (
-        _records.Options,
-        _records.Work,
-        _records.Events,
-        _records.Output,
-    )
-    N_STATE, NOT_STARTED = _records.N_STATE, _records.NOT_STARTED
-    S_NFEV, S_NACCEPT, S_NREJECT, S_T_BAD = (
-        _records.S_NFEV,
-        _records.S_NACCEPT,
-        _records.S_NREJECT,
-        _records.S_T_BAD,
-    )
 
     def kernel(
         P, args, scalars, Y0, t_eval, atol, ev_dir, ev_max, lo, hi, Y, st_out, tb, ev_n, ev_t, ev_y
@@ -78,6 +79,10 @@ def make_kernel(method: Method, rhs_device, ev_device, n: int, n_events: int, ke
         out = Output(t_eval, Y[i], Q[:0], False, False)
         st[0] = NOT_STARTED
         status = integrate(rhs_device, ev_device, P[i], args, Y0[i], opt, w, events, out, st)
+        reached = int(st[S_NGRID])
+        for a in range(n):
+            for r in range(reached, t_eval.shape[0]):
+                Y[i, a, r] = math.nan
         st_out[i, 0] = status
         st_out[i, 1] = int(st[S_NFEV])
         st_out[i, 2] = int(st[S_NACCEPT])

@@ -84,6 +84,15 @@ def new_events(direction, max_events, cap, n, grow):
     )  # fmt: skip
 
 
+@compiled_for(NAME, cache=True, error_model="numpy", _nrt=False)
+def fill_unreached(y, reached):
+    """NaN in the output columns ``reached:`` of a member that stopped early (a failure or a
+    terminal event): the caller's array is not pre-filled, which cost a serial pass over it."""
+    for i in range(y.shape[0]):
+        for r in range(reached, y.shape[1]):
+            y[i, r] = math.nan
+
+
 @jit
 def grown_events(ev, cap):
     """``ev`` with room for ``cap`` occurrences per event, the stored ones kept."""
@@ -227,6 +236,7 @@ def member_block(
         out = Output(t_eval, Y[i], w.Q[:0], False, False)
         st[S_STATUS] = NOT_STARTED
         status = integrate(rhs, ev, P[i], args, Y0[i], opt, w, events, out, st)
+        fill_unreached(Y[i], int(st[S_NGRID]))
         stats[i, STATUS] = status
         stats[i, NFEV] = int(st[S_NFEV])
         stats[i, NACCEPT] = int(st[S_NACCEPT])
