@@ -178,3 +178,43 @@ def test_end_effector_event_matches_forward_kinematics():
     q = res.y_events[0][0]
     x, _ = model.end_effector(q[0], q[1], cfg.arm.L1, cfg.arm.L2)
     assert x == pytest.approx(0.25, abs=1e-12)
+
+
+def test_ensemble_plot_histograms_the_first_event_times(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    overrides = [
+        "ensemble.size=24",
+        "events=[{quantity: q2, threshold: 140, direction: falling, terminal: true}]",
+    ]
+    result = runner.invoke(
+        app,
+        ["run", str(ROOT / "configs/arm_ensemble.yaml"), *overrides, "--out", str(tmp_path),
+         "--json", "--target", "cpu"],
+    )  # fmt: skip
+    run = runs.load(json.loads(result.stdout)["run_dir"])
+    kept = []
+    monkeypatch.setattr(plt, "close", kept.append)
+    exp.plot(run, tmp_path / "fig.png")
+    (fig,) = kept
+    histogram = fig.axes[2]
+    first = run.arrays["event_q2_falling_first_t"]
+    reached = first[np.isfinite(first)]
+    heights = [patch.get_height() for patch in histogram.patches]
+    assert sum(heights) == reached.size > 0
+    lefts = [patch.get_x() for patch in histogram.patches]
+    assert min(lefts) == pytest.approx(reached.min())
+
+
+def test_compare_uses_the_method_and_events():
+    cfg = resolve(BUNDLED, ["solver.t_eval=31"])
+    comparison = exp.compare(cfg, repeats=1)
+    rows = {row.quantity: (row.ours, row.reference) for row in comparison.rows}
+    assert rows["method"] == ("DOP853", "DOP853")
+    assert rows["status"] == (1, 1)
+    assert rows["nfev"][0] == rows["nfev"][1]
+    assert rows["elbow_limit: count"] == (1, 1)
+    ours_t, ref_t = rows["elbow_limit: first t (s)"]
+    assert ours_t == pytest.approx(ref_t, abs=1e-11)
+    assert comparison.max_rel_diff < 1e-9
