@@ -204,8 +204,9 @@ def solve_ivp_batch(
     data = _shared_args(rhs, args)
     event_set = prepare_events(events)
     e = 0 if event_set is None else len(event_set)
-    ev_dir = np.empty(0) if event_set is None else event_set.direction
-    ev_max = np.empty(0) if event_set is None else event_set.max_events
+    # None: the kernels are compiled without the event code (a compile-time switch)
+    ev_dir = None if event_set is None else event_set.direction
+    ev_max = None if event_set is None else event_set.max_events
     choice = choose_target(target, batched=True).name
     y = np.empty((m, n, t_eval.shape[0]))  # the kernels write NaN where a member stopped
     stats = np.zeros((m, 4), dtype=np.int64)

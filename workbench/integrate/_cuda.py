@@ -72,13 +72,16 @@ def make_kernel(method: Method, rhs_device, ev_device, n: int, n_events: int, ke
         t0, t1, rtol, first, max_step, direction = scalars
         opt = Options(t0, t1, rtol, atol, first, max_step, direction)
         w = Work(K, y, y_new, tmp, Q)
-        events = Events(
-            ev_dir, ev_max, g[:n_events], g_new[:n_events], ev_n[i, :n_events], order[:n_events],
-            roots[:n_events], ev_t[i, :n_events], ev_y[i, :n_events], False,
-        )  # fmt: skip
         out = Output(t_eval, Y[i], Q[:0], False, False)
         st[0] = NOT_STARTED
-        status = integrate(rhs_device, ev_device, P[i], args, Y0[i], opt, w, events, out, st)
+        if n_events == 0:  # a constant here: the other branch is not compiled
+            status = integrate(rhs_device, ev_device, P[i], args, Y0[i], opt, w, None, out, st)
+        else:
+            events = Events(
+                ev_dir, ev_max, g[:n_events], g_new[:n_events], ev_n[i, :n_events],
+                order[:n_events], roots[:n_events], ev_t[i, :n_events], ev_y[i, :n_events], False,
+            )  # fmt: skip
+            status = integrate(rhs_device, ev_device, P[i], args, Y0[i], opt, w, events, out, st)
         reached = int(st[S_NGRID])
         for a in range(n):
             for r in range(reached, t_eval.shape[0]):

@@ -89,14 +89,12 @@ def find_active(events):
     return count
 
 
-@inl
-def has_room(events, out, nrec):
-    """Whether the step record and (when they grow) the event lists have room for a step."""
-    if out.record and nrec >= out.steps.shape[0]:
-        return False
+@leaf
+def events_full(events):
+    """Whether an event list that grows (a single solve's) has no room for one more."""
     if events.grow:
         cap = events.t_at.shape[1]
         for k in range(events.count.shape[0]):
             if events.count[k] >= cap:
-                return False
-    return True
+                return True
+    return False

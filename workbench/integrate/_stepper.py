@@ -47,7 +47,7 @@ from ._records import (
     TERMINATED,
 )
 from ._rhs import call_rhs
-from ._shared import all_finite, emit_start, find_active, has_room, min_step, rms_scaled
+from ._shared import all_finite, emit_start, events_full, find_active, min_step, rms_scaled
 from ._sums import add_square, gemv_row
 
 #: The method this instance is compiled for (set before the module runs; see above).
@@ -461,9 +461,9 @@ def occurred_events(ev, p, args, t, t_new, h, w, events, active):
 
 
 @inl
-def begin(rhs, ev, p, args, y0, opt, w, events, out, st):
-    """Evaluate ``f(t0, y0)`` into ``K[0]``, choose the first step (scipy's constructor),
-    evaluate the events at the start and record the first point."""
+def begin(rhs, p, args, y0, opt, w, out, st):
+    """Evaluate ``f(t0, y0)`` into ``K[0]``, choose the first step (scipy's constructor) and
+    record the first point."""
     for i in range(y0.shape[0]):
         w.y[i] = y0[i]
     t0 = opt.t0
@@ -482,10 +482,6 @@ def begin(rhs, ev, p, args, y0, opt, w, events, out, st):
     if not all_finite(w.K[0]):
         st[S_T_BAD] = t0
         return NONFINITE_RHS
-    if events.g.shape[0] > 0:
-        call_rhs(ev, t0, w.y, events.g, p, args)
-        for k in range(events.g.shape[0]):
-            events.count[k] = 0
     if opt.t1 == t0:
         st[S_H_ABS] = 0.0
         st[S_NGRID] = emit_start(t0, w.y, out)
@@ -509,14 +505,23 @@ def integrate(rhs, ev, p, args, y0, opt, w, events, out, st):
     Starts when ``st[S_STATUS]`` is ``NOT_STARTED``, else continues from ``st`` and the work
     arrays. Writes the values at ``out.t_eval`` (and with ``out.record`` every step, with
     ``out.dense`` their dense output), finds events on the dense output, and returns the
-    status (also in ``st[S_STATUS]``), with the counts in ``st``.
+    status (also in ``st[S_STATUS]``), with the counts in ``st``. ``events`` is an
+    :class:`._records.Events` or None: Numba prunes the branches on a None argument, so
+    without events their code is not compiled at all (a compile-time switch).
     """
     if st[S_STATUS] == NOT_STARTED:
-        status = begin(rhs, ev, p, args, y0, opt, w, events, out, st)
+        status = begin(rhs, p, args, y0, opt, w, out, st)
+        if events is not None:  # the events at the start (when f(t0, y0) was finite)
+            if events.g.shape[0] > 0 and (status != NONFINITE_RHS or st[S_NFEV] > 1.0):
+                call_rhs(ev, opt.t0, w.y, events.g, p, args)
+                for k in range(events.g.shape[0]):
+                    events.count[k] = 0
     else:
         status = RUNNING
     n = w.y.shape[0]
-    n_events = events.g.shape[0]
+    n_events = 0
+    if events is not None:
+        n_events = events.g.shape[0]
     t = st[S_T]
     h_abs = st[S_H_ABS]
     nfev = int(st[S_NFEV])
@@ -528,9 +533,13 @@ def integrate(rhs, ev, p, args, y0, opt, w, events, out, st):
     nq = w.Q.shape[1]
     n_grid = out.t_eval.shape[0]
     while status == RUNNING:
-        if not has_room(events, out, nrec):
+        if out.record and nrec >= out.steps.shape[0]:
             status = NEED_ROOM
             break
+        if events is not None:
+            if events_full(events):
+                status = NEED_ROOM
+                break
         status, t_new, h_abs, nev, nrej, t_bad = advance(rhs, p, args, t, h_abs, opt, w)
         nfev += nev
         nreject += nrej
@@ -539,19 +548,21 @@ def integrate(rhs, ev, p, args, y0, opt, w, events, out, st):
         naccept += 1
         h = t_new - t
         active = 0
-        if n_events > 0:
-            call_rhs(ev, t_new, w.y_new, events.g_new, p, args)
-            active = find_active(events)
-            for k in range(n_events):  # g_new is scratch while finding roots
-                events.g[k] = events.g_new[k]
+        if events is not None:
+            if n_events > 0:
+                call_rhs(ev, t_new, w.y_new, events.g_new, p, args)
+                active = find_active(events)
+                for k in range(n_events):  # g_new is scratch while finding roots
+                    events.g[k] = events.g_new[k]
         grid_hit = j < n_grid and opt.direction * (out.t_eval[j] - t_new) <= 0
         if out.dense or active > 0 or grid_hit:  # as scipy, which makes it only when used
             nfev += dense_coefficients(rhs, p, args, t, h, w)
         t_upto = t_new
-        if active > 0:
-            terminate, t_upto = occurred_events(ev, p, args, t, t_new, h, w, events, active)
-            if terminate:
-                status = TERMINATED
+        if events is not None:
+            if active > 0:
+                terminate, t_upto = occurred_events(ev, p, args, t, t_new, h, w, events, active)
+                if terminate:
+                    status = TERMINATED
         if grid_hit:
             j = emit_grid(t, h, t_upto, w, out, j)
         if out.record:
