@@ -161,21 +161,3 @@ def combined_dispatcher(event_set: EventSet, leading_p: bool = False):
         exec(compile("\n".join(src), "<solve_ivp events>", "exec"), namespace)
         _dispatchers[key] = njit(error_model="numpy", _nrt=True)(namespace["events"])
     return _dispatchers[key]
-
-
-def combined_python(event_set: EventSet, leading_p: bool = False):
-    """The same as plain Python (the CUDA path compiles this as a device function)."""
-    functions = tuple(getattr(fn, "py_func", fn) for fn in event_set.functions)
-    call = "t, y, p, *args" if leading_p else "t, y, *args"
-    src = [
-        "def events(t, y, g, p, *args):",
-        *(f"    g[{k}] = e{k}({call})" for k in range(len(functions))),
-    ]
-    namespace = {f"e{k}": fn for k, fn in enumerate(functions)}
-    exec(compile("\n".join(src), "<solve_ivp events>", "exec"), namespace)
-    return namespace["events"]
-
-
-@njit(error_model="numpy")
-def no_events(t, y, g, p, *args):  # pragma: no cover - never called (no events)
-    pass
