@@ -101,19 +101,29 @@ def test_method_reaches_the_single_run(tmp_path, method):
     np.testing.assert_allclose(res.y, seed.y, rtol=1e-3, atol=1e-4)
 
 
-def test_ensemble_events_per_member(tmp_path):
-    overrides = [
-        "ensemble.size=24",
-        "solver.method=RK23",
-        "events=[{quantity: q2, threshold: 140, direction: falling, terminal: true}]",
-    ]
+ENSEMBLE_OVERRIDES = [
+    "ensemble.size=24",
+    "solver.method=RK23",
+    "events=[{quantity: q2, threshold: 140, direction: falling, terminal: true}]",
+]
+
+
+@pytest.fixture(scope="module")
+def ensemble_run(tmp_path_factory):
+    """An ensemble with a terminal event on the elbow angle, run from the command line."""
+    out = tmp_path_factory.mktemp("ensemble")
     result = runner.invoke(
         app,
-        ["run", str(ROOT / "configs/arm_ensemble.yaml"), *overrides, "--out", str(tmp_path),
+        ["run", str(ROOT / "configs/arm_ensemble.yaml"), *ENSEMBLE_OVERRIDES, "--out", str(out),
          "--json", "--target", "cpu"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    run = runs.load(json.loads(result.stdout)["run_dir"])
+    return runs.load(json.loads(result.stdout)["run_dir"])
+
+
+def test_ensemble_events_per_member(ensemble_run):
+    run = ensemble_run
+    overrides = ENSEMBLE_OVERRIDES
     first = run.arrays["event_q2_falling_first_t"]
     counts = run.arrays["event_q2_falling_count"]
     figures = run.result["figures"]
@@ -180,20 +190,11 @@ def test_end_effector_event_matches_forward_kinematics():
     assert x == pytest.approx(0.25, abs=1e-12)
 
 
-def test_ensemble_plot_histograms_the_first_event_times(tmp_path, monkeypatch):
+def test_ensemble_plot_histograms_the_first_event_times(ensemble_run, tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
     import matplotlib.pyplot as plt
 
-    overrides = [
-        "ensemble.size=24",
-        "events=[{quantity: q2, threshold: 140, direction: falling, terminal: true}]",
-    ]
-    result = runner.invoke(
-        app,
-        ["run", str(ROOT / "configs/arm_ensemble.yaml"), *overrides, "--out", str(tmp_path),
-         "--json", "--target", "cpu"],
-    )  # fmt: skip
-    run = runs.load(json.loads(result.stdout)["run_dir"])
+    run = ensemble_run
     kept = []
     monkeypatch.setattr(plt, "close", kept.append)
     exp.plot(run, tmp_path / "fig.png")
