@@ -134,7 +134,7 @@ def to_grid(rhs, p, args, t0, t1, y0, t_eval, first_step, rtol, atol, max_step, 
     n = y0.shape[0]
     direction = 1.0 if t1 >= t0 else -1.0
     opt = Options(t0, t1, rtol, atol, first_step, max_step, direction)
-    # one allocation for the work arrays, the run state and the (empty) event state
+    # one allocation for the work arrays and the run state (new_work and st make two)
     size = (N_ROWS + 3) * n + n * N_DENSE + N_STATE
     buf = np.empty(size)
     K = buf[: N_ROWS * n].reshape((N_ROWS, n))

@@ -281,23 +281,21 @@ def _check_options(options: dict) -> None:
 
 
 def _normalise_args(args) -> tuple:
-    if type(args) is tuple:
+    """``args`` as a tuple: None is none, a list its items, any other value one argument."""
+    if isinstance(args, tuple):
         return args
     if args is None:
         return ()
-    if isinstance(args, tuple):
-        return args
-    if isinstance(args, (list, np.ndarray)) or not hasattr(args, "__iter__"):
-        # scipy requires a tuple; one value (a number, an array) is the common mistake
-        return (args,) if not isinstance(args, list) else tuple(args)
-    return tuple(args)
+    return tuple(args) if isinstance(args, list) else (args,)
 
 
 def _callables(fun, events: EventSet | None, t0, y0, args):
-    """``(rhs, ev, p, data, dynamic)`` for the kernels: C-callback addresses with their
-    packed arguments where possible (the cached kernels run), else dispatchers."""
+    """``(rhs, ev, p, data, dynamic, writeable)`` for the kernels: C-callback addresses with
+    their packed arguments where possible (the cached kernels run), else dispatchers.
+    ``writeable`` gives the flags of ``p`` and ``data``: with the address path, all that
+    changes a kernel's argument types (a key for :func:`kernel_entry`)."""
     if isinstance(fun, CompiledRHS):
-        p, data, _ = fun.pointer_args(args)
+        p, data, writeable = fun.pointer_args(args)
         ev = 0
         if events is not None:
             check_event_values(events, t0, y0, args)
@@ -309,7 +307,7 @@ def _callables(fun, events: EventSet | None, t0, y0, args):
                     "them args they can take, (p, data) float64 arrays."
                 )
             ev = compiled.address
-        return fun.address, ev, p, data, False
+        return fun.address, ev, p, data, False, writeable
     disp = as_dispatcher(fun)
     _check_output_shape(disp, t0, y0, args)
     if events is not None:
@@ -318,14 +316,15 @@ def _callables(fun, events: EventSet | None, t0, y0, args):
     # dispatcher instead costs seconds in every process.
     wrapped = wrap(disp, args)
     if wrapped is not None:
-        rhs, p, data = wrapped
+        rhs, p, data = wrapped  # arrays the wrapper made: writeable
         if events is None:
-            return rhs, 0, p, data, False
+            return rhs, 0, p, data, False, (True, True)
         compiled = combined_cfunc(events, arg_layout(args)[0])
         if compiled is not None:
-            return rhs, compiled.address, p, data, False
-    ev = combined_dispatcher(events) if events is not None else _in_place(disp)
-    return _in_place(disp), ev, _EMPTY, args, True
+            return rhs, compiled.address, p, data, False, (True, True)
+    in_place = _in_place(disp)
+    ev = combined_dispatcher(events) if events is not None else in_place  # never called
+    return in_place, ev, _EMPTY, args, True, None
 
 
 def solve_ivp(
@@ -417,7 +416,7 @@ def solve_ivp(
     n = y0.shape[0]
     record = t_eval is None
     grid = _EMPTY if record else t_eval
-    rhs, ev, p, data, dynamic = _callables(fun, event_set, t0, y0, args)
+    rhs, ev, p, data, dynamic, writeable = _callables(fun, event_set, t0, y0, args)
     if event_set is None:
         ev_dir, ev_max = _EMPTY, _EMPTY
     else:
@@ -427,7 +426,8 @@ def solve_ivp(
     if dynamic:
         kernel = kernels.dynamic("solve")
     else:  # addresses and float64 vectors: only writeability changes the argument types
-        flags = tuple(a.flags.writeable for a in (p, data, y0, grid, atol_v, ev_dir, ev_max))
+        others = (y0, grid, atol_v, ev_dir, ev_max)
+        flags = (*writeable, *(a.flags.writeable for a in others))
         kernel = kernel_entry(kernels.solve, values, flags)
     code, nfev, naccept, nreject, _, t_bad, y_grid, filled, steps, count, t_at, y_at = kernel(
         *values
@@ -463,18 +463,7 @@ def solve_ivp(
 
 def _solve_to_grid(kernels, fun, t0, t1, y0, grid, first, rtol, atol_v, max_step, args):
     """The common case, values at ``t_eval`` only, with the least Python around the kernel."""
-    if isinstance(fun, CompiledRHS):
-        p, data, writeable = fun.pointer_args(args)
-        rhs, dynamic = fun.address, False
-    else:
-        disp = as_dispatcher(fun)
-        _check_output_shape(disp, t0, y0, args)
-        wrapped = wrap(disp, args)
-        if wrapped is not None:
-            (rhs, p, data), dynamic = wrapped, False
-            writeable = (p.flags.writeable, data.flags.writeable)
-        else:
-            rhs, p, data, dynamic = _in_place(disp), _EMPTY, args, True
+    rhs, _, p, data, dynamic, writeable = _callables(fun, None, t0, y0, args)
     y_grid = np.empty((y0.shape[0], grid.shape[0]))
     values = (rhs, p, data, t0, t1, y0, grid, first, rtol, atol_v, max_step, y_grid)
     if dynamic:

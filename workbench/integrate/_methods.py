@@ -60,10 +60,6 @@ class Method:
     tableau: Tableau
     description: str
 
-    @property
-    def error_estimator_order(self) -> int:
-        return self.tableau.error_estimator_order
-
 
 def _power_tableau(A, B, C, E, P, error_estimator_order: int) -> Tableau:
     n_stages = len(B)
