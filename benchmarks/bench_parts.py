@@ -12,6 +12,12 @@ ensemble (configs/arm_ensemble.yaml, on one core) spends its time: right-hand si
 the single solve's cost per step) and the rest (a member's set-up and its 11 outputs). Then one
 evaluation of the logistic loss and gradient on the seed data (configs/logreg.yaml, 100 x 3).
 
+The users' path: the arm at rtol 1e-6 with a user's ``@njit`` right-hand side that returns a
+new array, against its compute floor (its evaluations in a compiled loop, plus the steps and
+the dense output); the fixed cost of ``solve_ivp`` with that function and with ``ARM_RHS``;
+and of ``minimize`` (``maxiter=0``) with a user's ``@njit`` logistic loss and gradient and
+with the compiled objective.
+
 Absolute times (this is a breakdown, not a ratio): minimums over repeats, which are the least
 disturbed by other load on a shared machine.
 
@@ -34,6 +40,7 @@ from workbench.integrate import solve_ivp, solve_ivp_batch
 from workbench.integrate._rhs import call_rhs
 from workbench.models import arm as model
 from workbench.models import logistic
+from workbench.optimize import minimize
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -102,7 +109,106 @@ def arm(rtol: float) -> float:
         f"  scipy with the numpy rhs {t_scipy * 1e3:.2f} ms: a 300x ratio leaves"
         f" {t_scipy / 300 * us:.2f} us (ratio now {t_scipy / t_full:.0f}x)"
     )
-    return t_steps / steps
+    return t_steps / steps, t_full - t_two
+
+
+@njit
+def user_arm_rhs(t, y, p, torque):
+    """A user's own ``@njit`` right-hand side in scipy's form: it returns a new array."""
+    dydt = np.empty(5)
+    model.arm_rhs(t, y, dydt, p, torque)
+    return dydt
+
+
+@njit
+def _user_loop(fn, count, y, p, torque):
+    acc = 0.0
+    for i in range(count):
+        acc += fn((i % 1000) * 1e-3, y, p, torque)[2]
+    return acc
+
+
+def user_functions(rtol: float, step_cost: float, dense_cost: float) -> None:
+    """The arm through ``solve_ivp`` with a user's out-of-place ``@njit`` function, against
+    its compute floor: its evaluations in a compiled loop, the steps (at the bundled solve's
+    cost per step) and the dense output. And the fixed cost of a call, user function against
+    the compiled form."""
+    cfg = resolve(ROOT / "configs/arm.yaml", [f"solver.rtol={rtol}", f"solver.atol={rtol * 1e-3}"])
+    p, torque = cfg.arm.vector(), exp.packed_torque(cfg)
+    y0 = exp.initial_state(cfg.initial.q_deg, cfg.initial.qdot_deg_s)
+    s = cfg.solver
+    t_eval = s.output_times()
+
+    def call(fun, span, grid):
+        return lambda: solve_ivp(
+            fun, span, y0, args=(p, torque), t_eval=grid, rtol=s.rtol, atol=s.atol
+        )
+
+    res = call(user_arm_rhs, s.t_span, t_eval)()
+    t_whole = best(call(user_arm_rhs, s.t_span, t_eval), 300)
+    count = 1_000_000
+    t_call = best(lambda: _user_loop(user_arm_rhs, count, y0, p, torque), 1, repeats=5) / count
+    steps = res.naccept + res.nreject
+    floor = res.nfev * t_call + steps * step_cost + dense_cost
+    fixed_user = best(call(user_arm_rhs, (0.0, 0.0), t_eval[:1]), 2000)
+    fixed_compiled = best(call(model.ARM_RHS, (0.0, 0.0), t_eval[:1]), 2000)
+    us = 1e6
+    print(f"arm with a user @njit rhs returning a new array, rtol {rtol:g}: {res.nfev} evaluations")
+    print(f"  whole call, 1001 samples            {t_whole * us:7.2f} us")
+    print(f"  compute floor                       {floor * us:7.2f} us   (whole / floor "
+          f"{t_whole / floor:.2f})")  # fmt: skip
+    print(f"    {res.nfev} evaluations in a compiled loop {res.nfev * t_call * us:7.2f} us"
+          f"   ({t_call * 1e9:.1f} ns each)")  # fmt: skip
+    print(f"    steps and dense output            {(steps * step_cost + dense_cost) * us:7.2f} us")
+    print(f"  fixed cost, user function           {fixed_user * us:7.2f} us")
+    print(f"  fixed cost, CompiledRHS             {fixed_compiled * us:7.2f} us")
+
+
+@njit
+def user_loss(w, X, y):
+    """A user's own ``@njit`` logistic loss (mean log-loss, stable form) and gradient."""
+    z = X @ w
+    return np.mean(np.logaddexp(0.0, z) - y * z)
+
+
+@njit
+def user_grad(w, X, y):
+    h = 1.0 / (1.0 + np.exp(-(X @ w)))
+    return X.T @ (h - y) / X.shape[0]
+
+
+@njit
+def _loss_and_grad_loop(count, w, X, y):
+    acc = 0.0
+    for _ in range(count):
+        acc += user_loss(w, X, y) + user_grad(w, X, y)[0]
+    return acc
+
+
+def minimize_fixed_cost() -> None:
+    """``minimize`` with ``maxiter=0`` (one value and gradient, then the result): the fixed
+    cost of a call with a user's ``@njit`` functions and with the compiled objective."""
+    problem = Problem(resolve(ROOT / "configs/logreg.yaml"))
+    X, y = np.ascontiguousarray(problem.Z), problem.y.astype(float)
+    x0 = np.zeros(X.shape[1])
+    count = 20_000
+    one = best(lambda: _loss_and_grad_loop(count, x0, X, y), 1, repeats=7) / count
+    t_user = best(
+        lambda: minimize(user_loss, x0, args=(X, y), jac=user_grad, options={"maxiter": 0}),
+        2000,
+    )
+    data = logistic.pack_data(X, y, 0.0, 0)
+    t_compiled = best(
+        lambda: minimize(logistic.LOGISTIC, x0, args=(np.empty(0), data), options={"maxiter": 0}),
+        2000,
+    )
+    us = 1e6
+    print(f"minimize, maxiter=0, logistic {X.shape[0]} x {X.shape[1]}:")
+    print(
+        f"  user @njit loss and gradient        {t_user * us:7.2f} us"
+        f"   (fixed cost {(t_user - one) * us:.2f} us after one evaluation, {one * us:.2f} us)"
+    )
+    print(f"  CompiledObjective                   {t_compiled * us:7.2f} us")  # fmt: skip
 
 
 def ensemble_member(step_cost: float) -> None:
@@ -160,6 +266,8 @@ def loss() -> None:
 
 if __name__ == "__main__":
     np.seterr(all="ignore")
-    step_cost = [arm(rtol) for rtol in (1e-3, 1e-6)][-1]
+    step_cost, dense_cost = [arm(rtol) for rtol in (1e-3, 1e-6)][-1]
+    user_functions(1e-6, step_cost, dense_cost)
+    minimize_fixed_cost()
     ensemble_member(step_cost)
     loss()

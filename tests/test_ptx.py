@@ -78,9 +78,12 @@ def test_signature_matches_the_host_arrays_of_a_batch(monkeypatch):
     monkeypatch.setattr(
         "workbench.targets.choose_target", lambda *a, **k: SimpleNamespace(name="cuda")
     )
+    from workbench.integrate.tabulated import pack_table
+
     m, n = 4, 5
+    torque = pack_table(np.linspace(0.0, 1.0, 5), np.ones((2, 5)))  # ARM_RHS checks its table
     solve_ivp_batch(
-        ARM_RHS, (0.0, 1.0), np.ones((m, n)), params=np.ones((m, 7)), args=(np.ones(3),),
+        ARM_RHS, (0.0, 1.0), np.ones((m, n)), params=np.ones((m, 7)), args=(torque,),
         t_eval=np.linspace(0, 1, 11), events=lambda t, y, p, d: y[0], target="cuda",
     )  # fmt: skip
     expected = launch_signature(types.UniTuple(f64[::1], 1))

@@ -118,6 +118,43 @@ def _progress_callback(enabled: bool):
     return bar, update
 
 
+COMPILING = "compiling kernels, first run only"
+
+
+@contextlib.contextmanager
+def _compile_status(bar, enabled: bool):
+    """While Numba compiles (not when it loads from its cache), say so on one line: in the
+    progress bar's description when there is one (rich allows one live display at a time),
+    else as a rich status spinner. Nothing when output is not a terminal."""
+    if not enabled:
+        yield
+        return
+    from ._numba import COMPILE_WATCH
+
+    state: dict = {}
+
+    def start(name: str) -> None:
+        if bar is not None and bar.task_ids:
+            task = bar.task_ids[0]
+            state["description"] = bar.tasks[0].description
+            bar.update(task, description=COMPILING)
+        else:
+            state["status"] = out.status(COMPILING)
+            state["status"].start()
+
+    def end() -> None:
+        if "status" in state:
+            state.pop("status").stop()
+        elif "description" in state and bar is not None and bar.task_ids:
+            bar.update(bar.task_ids[0], description=state.pop("description"))
+
+    with COMPILE_WATCH.hook(start, end):
+        try:
+            yield
+        finally:
+            end()
+
+
 def _format(value) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
@@ -165,7 +202,11 @@ def run(
                 rd.log(f"target: {choice.name} ({choice.reason})")
                 if exp.checkpoints:
                     extra["checkpoint"] = rd
-                with bar if bar is not None else contextlib.nullcontext():
+                feedback = not quiet and not as_json and out.is_terminal
+                with (
+                    bar if bar is not None else contextlib.nullcontext(),
+                    _compile_status(bar, feedback),
+                ):
                     outcome = exp.run(cfg, choice.name, progress, config.parent, **extra)
                 for filename, text in outcome.files.items():
                     rd.write_text(filename, text)

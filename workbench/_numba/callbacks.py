@@ -26,12 +26,40 @@ F64 = np.dtype(np.float64)
 
 
 class CompiledCallback:
-    """A C callback (``cfunc``, defined at module level) and the Python function behind it."""
+    """A C callback (``cfunc``, defined at module level) and the Python function behind it.
 
-    def __init__(self, cfunc, py_func):
+    A C callback sees pointers and lengths, so nothing stops it from reading past an array
+    it was given the wrong size of. It can declare what it expects, checked by
+    :meth:`check_args` before the first step: ``n``, the length of the state (or of the
+    parameters, for an objective); ``p``, the length of its ``p`` vector (of each row, in a
+    batch); ``data``, a function ``data(array, n)`` that raises ValueError, saying what to
+    pass, when ``data`` is not what the callback reads (a packed table, a packed data set).
+    ``state`` names the state's entries for the messages.
+    """
+
+    def __init__(self, cfunc, py_func, *, n=None, p=None, data=None, state=None):
         self.cfunc = cfunc
         self.py_func = py_func
+        self.n, self.p_len, self.data_check, self.state = n, p, data, state
         self._device = None
+
+    def check_args(self, n: int, args, what: str = "y0") -> None:
+        """Raise ValueError, naming the expected and the given shapes, when the state size
+        ``n`` (the length of ``what``) or ``args = (p, data)`` (``p`` 1-D, or one row per
+        member) do not match the declarations."""
+        name = self.py_func.__qualname__
+        if self.n is not None and n != self.n:
+            names = f" ({self.state})" if self.state else ""
+            raise ValueError(f"{name} works on {self.n} values{names}; `{what}` has {n}.")
+        if self.p_len is not None and args:
+            shape = np.shape(args[0])
+            if len(shape) not in (1, 2) or shape[-1] != self.p_len:
+                raise ValueError(
+                    f"{name} takes p of length {self.p_len} (one row of {self.p_len} per member "
+                    f"in a batch); got p of shape {shape}."
+                )
+        if self.data_check is not None and len(args) > 1:
+            self.data_check(args[1], n)
 
     @property
     def address(self) -> int:
@@ -177,9 +205,13 @@ def address_call(name: str, restype, plan, arity: int):
 def arg_layout(args):
     """(kinds, p, data) for args made only of floats and 1-D float64 arrays; None otherwise.
 
-    Floats travel in ``p`` and arrays, concatenated, in ``data``; ``kinds`` records where each
+    One or two contiguous float64 vectors (the usual ``(p, data)``) travel as ``p`` and
+    ``data`` themselves, uncopied (kinds ``("p", 0, 0)``, ``("d", 0, 0)``). Otherwise floats
+    travel in ``p`` and arrays, concatenated, in ``data``; ``kinds`` records where each
     argument is (``("s", index, 0)`` or ``("a", offset, size)``), for :func:`unpack_lines`.
     """
+    if 0 < len(args) <= 2 and all(_plain_vector(a) for a in args):
+        return _PASS_KINDS[len(args)], args[0], (args[1] if len(args) == 2 else _EMPTY)
     kinds, scalars, arrays, offset = [], [], [], 0
     for a in args:
         if isinstance(a, float | np.floating):
@@ -193,6 +225,14 @@ def arg_layout(args):
             return None
     data = np.concatenate(arrays) if arrays else np.empty(0)
     return tuple(kinds), np.array(scalars, dtype=float), np.ascontiguousarray(data)
+
+
+_EMPTY = np.empty(0)
+_PASS_KINDS = {1: (("p", 0, 0),), 2: (("p", 0, 0), ("d", 0, 0))}
+
+
+def _plain_vector(a) -> bool:
+    return type(a) is np.ndarray and a.dtype is F64 and a.ndim == 1 and a.flags.c_contiguous
 
 
 def unpack_lines(kinds) -> tuple[list[str], list[str]]:

@@ -12,11 +12,64 @@
 
 from __future__ import annotations
 
-from numba import njit
+from numba import njit, types
 
-jit = njit(cache=True, error_model="numpy")
-leaf = njit(cache=True, error_model="numpy", _nrt=False)
-inline = njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+
+class _CacheWithoutPythonObjects:
+    """A dispatcher's on-disk cache that neither saves nor looks up specialisations whose
+    argument types hold a Python function (a user's dispatcher passed to a cached kernel).
+
+    Numba pickles such a type by reference to the function's module into the cache index;
+    a later process that cannot import that module (a script's ``__main__``, a test file)
+    then fails to unpickle the whole index, and every cached specialisation of the kernel
+    with it. Such specialisations are never reused across processes anyway (the function's
+    type differs in each), so skipping them loses nothing.
+    """
+
+    def __init__(self, cache):
+        self._cache = cache
+
+    def __getattr__(self, name):
+        return getattr(self._cache, name)
+
+    def load_overload(self, sig, target_context):
+        if _holds_python_function(sig):
+            return None
+        return self._cache.load_overload(sig, target_context)
+
+    def save_overload(self, sig, cres):
+        if not _holds_python_function(sig):
+            self._cache.save_overload(sig, cres)
+
+
+def _holds_python_function(sig) -> bool:
+    args = getattr(sig, "args", sig)
+    stack = list(args) if isinstance(args, (tuple, list)) else [args]
+    while stack:
+        ty = stack.pop()
+        if isinstance(ty, types.Dispatcher):
+            return True
+        if isinstance(ty, types.BaseTuple):
+            stack.extend(ty.types)
+    return False
+
+
+def cached_njit(**options):
+    """``numba.njit(cache=True, **options)`` whose cache skips specialisations on Python
+    functions (see :class:`_CacheWithoutPythonObjects`)."""
+    decorate = njit(cache=True, **options)
+
+    def wrapper(fn):
+        dispatcher = decorate(fn)
+        dispatcher._cache = _CacheWithoutPythonObjects(dispatcher._cache)
+        return dispatcher
+
+    return wrapper
+
+
+jit = cached_njit(error_model="numpy")
+leaf = cached_njit(error_model="numpy", _nrt=False)
+inline = cached_njit(error_model="numpy", _nrt=False, inline="always")
 
 
 def compiled_for(name: str, **options):
@@ -31,6 +84,9 @@ def compiled_for(name: str, **options):
 
     def decorate(fn):
         fn.__qualname__ = f"{fn.__qualname__}.{name}"
+        if options.get("cache"):
+            rest = {k: v for k, v in options.items() if k != "cache"}
+            return cached_njit(**rest)(fn)
         return njit(**options)(fn)
 
     return decorate

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._numba import as_dispatcher
+from .._numba import as_dispatcher, require_compiled
 from ._entries import NACCEPT, NFEV, NREJECT, STATUS
 from ._events import (
     EventSet,
@@ -96,7 +96,13 @@ def _event_callables(rhs, event_set: EventSet | None, data, t0, y0, p0):
             "the events could not be compiled as C callbacks: with a CompiledRHS they are "
             "called as event(t, y, p, data) with float64 arrays p and data."
         )
-    fn = with_nrt(as_dispatcher(rhs, "rhs"))
+
+    def check():
+        compiled = as_dispatcher(rhs, "rhs")
+        compiled(t0, y0, np.empty_like(y0), p0, *data)  # compiles it for these arguments
+        return compiled
+
+    fn = with_nrt(require_compiled(rhs, "rhs", "solve_ivp_batch", check, "solve_ivp per member"))
     if event_set is None:
         return fn, fn, True
     check_event_values(event_set, t0, y0, data, leading=(p0,))
@@ -201,6 +207,9 @@ def solve_ivp_batch(
         raise ValueError(f"`keep_events` must be an integer >= 1, got {keep_events!r}.")
     if not 1 <= keep_events <= 10_000:
         raise ValueError(f"`keep_events` must be between 1 and 10000, got {keep_events!r}.")
+    if isinstance(rhs, CompiledRHS):
+        shared = args if isinstance(args, tuple) else (args,)
+        rhs.check_args(n, (params, *shared), "y0s[i]")
     data = _shared_args(rhs, args)
     event_set = prepare_events(events)
     e = 0 if event_set is None else len(event_set)

@@ -9,6 +9,8 @@ arguments (ints, tuples, 2-D arrays...) keep the dispatcher path.
 
 from __future__ import annotations
 
+import numpy as np
+
 from .._numba import arg_layout, compile_cfunc, unpack_lines
 from ._rhs import RHS_SIGNATURE
 
@@ -38,8 +40,13 @@ def _compile_wrapper(fun, kinds):
         "def wrapper(t, y, dydt, n, p, n_p, d, nd):",
         *lines,
         f"    out = fun({call})",
+        "    if out.shape[0] != n:  # NaN stops the solve (status -1) rather than read past out",
+        "        for i in range(n):",
+        "            dydt[i] = np.nan",
+        "        return",
         "    for i in range(n):",
         "        dydt[i] = out[i]",
     ]
     # None for e.g. a function that returns a tuple: the dispatcher path is kept
-    return compile_cfunc(src, {"fun": fun}, RHS_SIGNATURE, "<solve_ivp callback>")
+    namespace = {"fun": fun, "np": np}
+    return compile_cfunc(src, namespace, RHS_SIGNATURE, "<solve_ivp callback>")

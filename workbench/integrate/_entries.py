@@ -36,6 +36,7 @@ from ._records import (
     S_STATUS,
     S_T,
     S_T_BAD,
+    STEP_Y,
     Events,
     Options,
     Output,
@@ -164,13 +165,13 @@ def solve(
     """One trajectory with any outputs.
 
     Returns (status, nfev, naccept, nreject, t reached, bad t, y at t_eval (n, k), outputs
-    written, steps (rows, 2 + n [+ n n_dense]), event counts (e,), event times (e, cap),
+    written, steps (rows, 3 + n [+ n n_dense]), event counts (e,), event times (e, cap),
     event states (e, cap, n)).
     """
     n = y0.shape[0]
     y_out = np.empty((n, t_eval.shape[0]))
     events = new_events(ev_direction, ev_max, 4, n, True)
-    width = 2 + n + (n * N_DENSE if dense else 0)
+    width = STEP_Y + n + (n * N_DENSE if dense else 0)
     steps = np.empty((64 if record else 0, width))
     problem = grid_problem(t_eval, t0, t1)
     if problem != GRID_OK:

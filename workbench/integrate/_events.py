@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
+from numba.core.errors import NumbaError
 
-from .._numba import as_dispatcher, compile_cfunc, unpack_lines
+from .._numba import as_dispatcher, compile_cfunc, compile_or_fallback, unpack_lines
 from ._rhs import RHS_SIGNATURE
 
 _TERMINAL_MESSAGE = "The `terminal` attribute of each event must be a boolean or positive integer."
@@ -25,9 +26,10 @@ class EventSet:
     (the occurrence that terminates the solve; ``inf`` for none), as scipy's
     ``prepare_events`` reads them from the functions' attributes."""
 
-    functions: tuple  # dispatchers
+    functions: tuple  # dispatchers (the user's function where Numba refused to wrap it)
     direction: np.ndarray  # (e,)
     max_events: np.ndarray  # (e,)
+    originals: tuple = ()  # the user's functions, for the plain-Python path
 
     def __len__(self) -> int:
         return len(self.functions)
@@ -79,8 +81,11 @@ def prepare_events(events) -> EventSet | None:
             max_events[i] = terminal
         else:
             raise ValueError(_TERMINAL_MESSAGE)
-        functions.append(as_dispatcher(event, f"events[{i}]"))
-    event_set = EventSet(tuple(functions), direction, max_events)
+        try:
+            functions.append(as_dispatcher(event, f"events[{i}]"))
+        except TypeError:  # a bound method or callable object: see check_event_values
+            functions.append(event)
+    event_set = EventSet(tuple(functions), direction, max_events, events)
     if key is not None:
         if len(_prepared) > 256:
             _prepared.clear()
@@ -98,27 +103,43 @@ def _type_key(value):
     return type(value)
 
 
-def check_event_values(event_set: EventSet, t0, y0, args, leading=()) -> None:
+def check_event_values(event_set: EventSet, t0, y0, args, leading=()) -> bool:
     """Call each event once at the start and check that it returns one real number (once per
-    set of functions and argument types: the result's type does not change with values)."""
+    set of functions and argument types: the result's type does not change with values).
+
+    Returns False, after a :class:`PythonFallbackWarning`, when Numba cannot compile one of
+    them: then the caller runs every function as plain Python."""
     key = (event_set.functions, _type_key(y0), *map(_type_key, (*leading, *args)))
     if key in _checked:
-        return
-    for i, fn in enumerate(event_set.functions):
-        try:
-            value = fn(t0, y0, *leading, *args)
-        except Exception as exc:
-            raise ValueError(
-                f"`events[{i}]` failed when called as event(t0, y0, *args): {exc}"
-            ) from exc
-        if np.ndim(value) != 0 or not np.isrealobj(value):
-            raise ValueError(
-                f"`events[{i}]` must return one real number, got {type(value).__name__} "
-                f"of shape {np.shape(value)}."
-            )
+        return True
+    for i, original in enumerate(event_set.originals):
+
+        def check(compiled, i=i):
+            _check_value(i, compiled, t0, y0, (*leading, *args))
+
+        if compile_or_fallback(original, f"events[{i}]", as_dispatcher, check, args) is None:
+            _check_value(i, original, t0, y0, (*leading, *args))
+            return False
     if len(_checked) > 1024:
         _checked.clear()
     _checked.add(key)
+    return True
+
+
+def _check_value(i: int, fn, t0, y0, args) -> None:
+    try:
+        value = fn(t0, y0, *args)
+    except NumbaError:
+        raise
+    except Exception as exc:
+        raise ValueError(
+            f"`events[{i}]` failed when called as event(t0, y0, *args): {exc}"
+        ) from exc
+    if np.ndim(value) != 0 or not np.isrealobj(value):
+        raise ValueError(
+            f"`events[{i}]` must return one real number, got {type(value).__name__} "
+            f"of shape {np.shape(value)}."
+        )
 
 
 _cfuncs: dict = {}

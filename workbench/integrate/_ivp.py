@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
+from numba.core.errors import NumbaError
 
-from .._numba import F64, arg_layout, as_dispatcher, kernel_entry
+from .._numba import F64, Bridge, arg_layout, as_dispatcher, compile_or_fallback, kernel_entry
 from . import _records as _core
 from ._callback import wrap
 from ._events import (
@@ -21,6 +22,7 @@ from ._events import (
 )
 from ._kernels import KERNELS, dense_table
 from ._methods import METHODS, Method, get_method
+from ._records import STEP_Y
 from ._rhs import CompiledRHS
 from ._shared import grid_problem
 
@@ -252,7 +254,9 @@ def _in_place(fun):
 def _check_output_shape(fun, t0, y0, args, name="fun"):
     try:
         out = fun(t0, y0, *args)
-    except Exception as exc:  # compilation or evaluation failed: say which function
+    except NumbaError:  # Numba cannot compile it: the caller falls back to plain Python
+        raise
+    except Exception as exc:  # evaluation failed: say which function
         raise ValueError(f"`{name}` failed when called as {name}(t0, y0, *args): {exc}") from exc
     shape = np.shape(out)
     if shape != y0.shape:
@@ -290,11 +294,17 @@ def _normalise_args(args) -> tuple:
 
 
 def _callables(fun, events: EventSet | None, t0, y0, args):
-    """``(rhs, ev, p, data, dynamic, writeable)`` for the kernels: C-callback addresses with
-    their packed arguments where possible (the cached kernels run), else dispatchers.
+    """``(rhs, ev, p, data, dynamic, writeable, bridge)`` for the kernels: C-callback addresses
+    with their packed arguments where possible (the cached kernels run), else dispatchers.
     ``writeable`` gives the flags of ``p`` and ``data``: with the address path, all that
-    changes a kernel's argument types (a key for :func:`kernel_entry`)."""
+    changes a kernel's argument types (a key for :func:`kernel_entry`). ``bridge`` is not None
+    when the functions run as plain Python (Numba cannot compile one of them): keep it until
+    the kernel returns, then call its ``reraise``.
+
+    Compiling, wrapping and checking the output's shape happen once per function, events,
+    state shape and argument types (:func:`_plan`); a call then only packs its arguments."""
     if isinstance(fun, CompiledRHS):
+        fun.check_args(y0.shape[0], args)
         p, data, writeable = fun.pointer_args(args)
         ev = 0
         if events is not None:
@@ -307,24 +317,80 @@ def _callables(fun, events: EventSet | None, t0, y0, args):
                     "them args they can take, (p, data) float64 arrays."
                 )
             ev = compiled.address
-        return fun.address, ev, p, data, False, writeable
-    disp = as_dispatcher(fun)
-    _check_output_shape(disp, t0, y0, args)
-    if events is not None:
-        check_event_values(events, t0, y0, args)
+        return fun.address, ev, p, data, False, writeable, None
+    try:
+        key = (fun, id(events), y0.shape, *map(_arg_key, args))
+        plan = _plans.get(key)
+    except TypeError:  # unhashable arguments: plan on every call
+        key, plan = None, None
+    if plan is None:
+        plan = _plan(fun, events, t0, y0, args)
+        if key is not None:
+            if len(_plans) > 256:
+                _plans.clear()
+            _plans[key] = plan
+    kind, rhs, ev, _ = plan
+    if kind == "address":
+        _, p, data = arg_layout(args)
+        return rhs, ev, p, data, False, (p.flags.writeable, data.flags.writeable), None
+    if kind == "dispatcher":
+        return rhs, ev, _EMPTY, args, True, None, None
+    return _python_callables(fun, events, args)
+
+
+_plans: dict = {}
+
+
+def _arg_key(value):
+    """What of an argument fixes the wrapper and the check: its type, and an array's dtype,
+    shape and contiguity (the output's shape may follow an argument's)."""
+    if type(value) is np.ndarray:
+        return (value.dtype, value.shape, value.flags.c_contiguous)
+    return type(value)
+
+
+def _plan(fun, events: EventSet | None, t0, y0, args):
+    """``(kind, rhs, ev, events)``: how this function (and events) reach the kernels, found
+    once: ``"address"`` (C callbacks; the arguments are packed per call), ``"dispatcher"``
+    (the kernel compiled for the function) or ``"python"`` (ctypes trampolines). ``events``
+    is kept so that its ``id`` in the plan's key stays its own."""
+
+    def check(compiled):
+        _check_output_shape(compiled, t0, y0, args)
+
+    disp = compile_or_fallback(fun, "fun", as_dispatcher, check, args)
+    if disp is None or (events is not None and not check_event_values(events, t0, y0, args)):
+        _check_output_shape(fun, t0, y0, args)
+        return ("python", None, None, events)
     # Through a C callback the cached kernel runs; compiling a kernel specialised on the
     # dispatcher instead costs seconds in every process.
     wrapped = wrap(disp, args)
     if wrapped is not None:
-        rhs, p, data = wrapped  # arrays the wrapper made: writeable
+        rhs = wrapped[0]
         if events is None:
-            return rhs, 0, p, data, False, (True, True)
+            return ("address", rhs, 0, events)
         compiled = combined_cfunc(events, arg_layout(args)[0])
         if compiled is not None:
-            return rhs, compiled.address, p, data, False, (True, True)
+            return ("address", rhs, compiled.address, events)
     in_place = _in_place(disp)
     ev = combined_dispatcher(events) if events is not None else in_place  # never called
-    return in_place, ev, _EMPTY, args, True, None
+    return ("dispatcher", in_place, ev, events)
+
+
+def _python_callables(fun, events: EventSet | None, args):
+    """The plain-Python path: the functions behind ctypes trampolines with the C callbacks'
+    signature, so the same cached kernels run them (see :mod:`workbench._numba.pyfallback`)."""
+    bridge = Bridge()
+    rhs = bridge.rhs(fun, args)
+    ev = 0
+    if events is not None:
+        originals = events.originals
+
+        def all_events(t, y, *args):
+            return [event(t, y, *args) for event in originals]
+
+        ev = bridge.rhs(all_events, args, width=len(originals))
+    return rhs, ev, _EMPTY, _EMPTY, False, (True, True), bridge
 
 
 def solve_ivp(
@@ -416,7 +482,7 @@ def solve_ivp(
     n = y0.shape[0]
     record = t_eval is None
     grid = _EMPTY if record else t_eval
-    rhs, ev, p, data, dynamic, writeable = _callables(fun, event_set, t0, y0, args)
+    rhs, ev, p, data, dynamic, writeable, bridge = _callables(fun, event_set, t0, y0, args)
     if event_set is None:
         ev_dir, ev_max = _EMPTY, _EMPTY
     else:
@@ -432,11 +498,13 @@ def solve_ivp(
     code, nfev, naccept, nreject, _, t_bad, y_grid, filled, steps, count, t_at, y_at = kernel(
         *values
     )
+    if bridge is not None:
+        bridge.reraise()
     if code == _core.BAD_GRID:
         check_grid(nfev, t0, t1)
     status, message = status_message(code, t_bad)
     if record:
-        t_out, y_out = steps[:, 0].copy(), np.ascontiguousarray(steps[:, 2 : 2 + n].T)
+        t_out, y_out = steps[:, 0].copy(), np.ascontiguousarray(steps[:, STEP_Y : STEP_Y + n].T)
     else:
         t_out = t_eval if filled == t_eval.shape[0] else t_eval[:filled]
         y_out = y_grid if filled == t_eval.shape[0] else y_grid[:, :filled]
@@ -463,7 +531,7 @@ def solve_ivp(
 
 def _solve_to_grid(kernels, fun, t0, t1, y0, grid, first, rtol, atol_v, max_step, args):
     """The common case, values at ``t_eval`` only, with the least Python around the kernel."""
-    rhs, _, p, data, dynamic, writeable = _callables(fun, None, t0, y0, args)
+    rhs, _, p, data, dynamic, writeable, bridge = _callables(fun, None, t0, y0, args)
     y_grid = np.empty((y0.shape[0], grid.shape[0]))
     values = (rhs, p, data, t0, t1, y0, grid, first, rtol, atol_v, max_step, y_grid)
     if dynamic:
@@ -474,6 +542,8 @@ def _solve_to_grid(kernels, fun, t0, t1, y0, grid, first, rtol, atol_v, max_step
         flags = (*writeable, y0.flags.writeable, grid.flags.writeable)
         kernel = kernel_entry(kernels.to_grid, values, flags)
     code, nfev, naccept, nreject, _, t_bad, filled = kernel(*values)
+    if bridge is not None:
+        bridge.reraise()
     if code == _core.BAD_GRID:
         check_grid(nfev, t0, t1)
     status, message = status_message(code, t_bad)

@@ -18,6 +18,7 @@ import numpy as np
 
 from . import _entries, _stepper
 from ._methods import METHODS, Method
+from ._records import STEP_Y
 
 
 class MethodKernels:
@@ -92,6 +93,6 @@ def dense_table(steps: np.ndarray, n: int, n_dense: int):
     Qs (s, n, n_dense))."""
     ts = steps[:, 0].copy()
     hs = steps[:-1, 1].copy()
-    ys = np.ascontiguousarray(steps[:, 2 : 2 + n])
-    Qs = np.ascontiguousarray(steps[:-1, 2 + n :].reshape(-1, n, n_dense))
+    ys = np.ascontiguousarray(steps[:, STEP_Y : STEP_Y + n])
+    Qs = np.ascontiguousarray(steps[:-1, STEP_Y + n :].reshape(-1, n, n_dense))
     return ts, hs, ys, Qs

@@ -38,7 +38,7 @@ from ._events import combined_dispatcher, prepare_events
 from ._ivp import _in_place
 from ._kernels import KERNELS
 from ._methods import METHODS
-from ._records import BAD_GRID, FINISHED, TERMINATED
+from ._records import BAD_GRID, FINISHED, STEP_Y, TERMINATED
 
 
 class NbResult(NamedTuple):
@@ -190,7 +190,7 @@ def _nbsolve_ivp(
             status = -1
         if record:
             t_out = steps[:, 0].copy()
-            y_out = np.ascontiguousarray(steps[:, 2 : 2 + n].T)
+            y_out = np.ascontiguousarray(steps[:, STEP_Y : STEP_Y + n].T)
         else:
             t_out = grid[:filled].copy()
             y_out = np.ascontiguousarray(y_grid[:, :filled])

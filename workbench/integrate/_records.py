@@ -72,15 +72,21 @@ class Events(NamedTuple):
     grow: bool
 
 
+#: The column of a step row where the state starts (after t, h and nfev).
+STEP_Y = 3
+
+
 class Output(NamedTuple):
     """What a trajectory writes: values at ``t_eval``, and with ``record`` the steps.
 
-    ``steps`` row ``i`` holds ``[t_i, h_i, y_i (n), Q_i (n * n_dense)]``: the state after step
-    ``i`` and, with ``dense``, step ``i + 1``'s size and dense-output coefficients.
+    ``steps`` row ``i`` holds ``[t_i, h_i, nfev_i, y_i (n), Q_i (n * n_dense)]``: the state
+    after step ``i``, the evaluations spent until then (rejected steps and dense output
+    included: odeint's ``nfe``) and, with ``dense``, step ``i + 1``'s size and dense-output
+    coefficients. The state starts at column :data:`STEP_Y`.
     """
 
     t_eval: np.ndarray  # (k,) sorted in the direction of integration
     y: np.ndarray  # (n, k)
-    steps: np.ndarray  # (cap, 2 + n + n * n_dense) or (cap, 2 + n); (0, 1) when unused
+    steps: np.ndarray  # (cap, 3 + n + n * n_dense) or (cap, 3 + n); (0, 1) when unused
     record: bool
     dense: bool

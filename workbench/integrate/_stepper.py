@@ -44,6 +44,7 @@ from ._records import (
     S_T,
     S_T_BAD,
     STEP_TOO_SMALL,
+    STEP_Y,
     TERMINATED,
 )
 from ._rhs import call_rhs
@@ -476,8 +477,9 @@ def begin(rhs, p, args, y0, opt, w, out, st):
     call_rhs(rhs, t0, w.y, w.K[0], p, args)
     if out.record:
         out.steps[0, 0] = t0
+        out.steps[0, 2] = 1.0
         for i in range(y0.shape[0]):
-            out.steps[0, 2 + i] = w.y[i]
+            out.steps[0, STEP_Y + i] = w.y[i]
         st[S_NREC] = 1.0
     if not all_finite(w.K[0]):
         st[S_T_BAD] = t0
@@ -572,16 +574,17 @@ def integrate(rhs, ev, p, args, y0, opt, w, events, out, st):
                 prev[1] = h
                 for i in range(n):
                     for c in range(nq):
-                        prev[2 + n + i * nq + c] = w.Q[i, c]
+                        prev[STEP_Y + n + i * nq + c] = w.Q[i, c]
             if status == TERMINATED:
                 dense_eval(t, h, w.y, w.Q, t_upto, w.tmp)
                 row[0] = t_upto
                 for i in range(n):
-                    row[2 + i] = w.tmp[i]
+                    row[STEP_Y + i] = w.tmp[i]
             else:
                 row[0] = t_new
                 for i in range(n):
-                    row[2 + i] = w.y_new[i]
+                    row[STEP_Y + i] = w.y_new[i]
+            row[2] = nfev
             nrec += 1
         if status == TERMINATED:
             dense_eval(t, h, w.y, w.Q, t_upto, w.tmp)

@@ -163,17 +163,21 @@ def _check_packed(packed) -> np.ndarray:
         and packed.dtype == np.float64
         and packed.ndim == 1
         and packed.shape[0] > HEADER_LEN
-        and packed[H_MAGIC] == MAGIC
-        and packed[H_VERSION] == VERSION
-        and packed.shape[0] == _packed_len(packed)
+    ):
+        raise TableError("not a packed table; build one with pack_table(t, values, kind)")
+    header = packed[:HEADER_LEN].tolist()  # Python floats: cheaper to compare than numpy's
+    if not (
+        header[H_MAGIC] == MAGIC
+        and header[H_VERSION] == VERSION
+        and packed.shape[0] == _packed_len(header)
     ):
         raise TableError("not a packed table; build one with pack_table(t, values, kind)")
     return packed
 
 
-def _packed_len(packed: np.ndarray) -> int:
-    c, n = int(packed[H_C]), int(packed[H_N])
-    per_channel = 2 * n - 1 if int(packed[H_KIND]) == KIND_LINEAR else 4 * (n - 1)
+def _packed_len(header) -> int:
+    c, n = int(header[H_C]), int(header[H_N])
+    per_channel = 2 * n - 1 if int(header[H_KIND]) == KIND_LINEAR else 4 * (n - 1)
     return HEADER_LEN + n + c * per_channel
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from numba import carray, cfunc, njit
 
 from ..integrate import RHS_SIGNATURE, CompiledRHS
-from ..integrate.tabulated import table_eval_into
+from ..integrate.tabulated import TableError, table_channels, table_eval_into
 
 N_STATE = 5
 N_PARAMS = 7
@@ -77,8 +77,32 @@ def _arm_rhs_c(t, y, dydt, n, p, n_p, d, n_d):
     arm_rhs(t, carray(y, (n,)), carray(dydt, (n,)), carray(p, (n_p,)), carray(d, (n_d,)))
 
 
-#: The arm's right-hand side as a cached C callback, for ``solve_ivp``/``solve_ivp_batch``.
-ARM_RHS = CompiledRHS(_arm_rhs_c, arm_rhs.py_func)
+def check_torque_table(torque, n=None) -> None:
+    """Raise ValueError unless ``torque`` is a packed table of two channels (the arm's
+    ``data``): a raw (2, N) table or anything else would be read as garbage."""
+    shape = np.shape(torque)
+    try:
+        channels = table_channels(torque)
+    except TableError:
+        raise ValueError(
+            f"arm_rhs reads its torque as a packed table, args=(p, torque); got an array of "
+            f"shape {shape} that is not one: build it with "
+            "workbench.integrate.tabulated.pack_table(t, values), values of shape (2, N)."
+        ) from None
+    if channels != 2:
+        raise ValueError(f"arm_rhs needs a torque table with 2 channels; this one has {channels}.")
+
+
+#: The arm's right-hand side as a cached C callback, for ``solve_ivp``/``solve_ivp_batch``:
+#: 5 states, p of length 7, a packed torque table of 2 channels (checked before any step).
+ARM_RHS = CompiledRHS(
+    _arm_rhs_c,
+    arm_rhs.py_func,
+    n=N_STATE,
+    p=N_PARAMS,
+    data=check_torque_table,
+    state="q1, q2, q1', q2' and W, the work done, integrated alongside: append 0.0 for it",
+)
 
 
 @njit(cache=True, error_model="numpy")

@@ -212,8 +212,27 @@ def _objective_c(w, g, n, need, p, n_p, d, n_d):
     return objective(carray(w, (n,)), carray(g, (n,)), need, carray(p, (n_p,)), carray(d, (n_d,)))
 
 
+def check_packed_data(data, n) -> None:
+    """Raise ValueError unless ``data`` is :func:`pack_data`'s form for ``n`` weights."""
+    data = np.asarray(data)
+    ok = data.ndim == 1 and data.size >= 4 and data.dtype.kind == "f"
+    if ok:
+        m, cols = data[0], data[1]
+        ok = m == int(m) and cols == int(cols) and data.size == 4 + int(m) * int(cols) + int(m)
+    if not ok:
+        raise ValueError(
+            f"the logistic objective reads its data as pack_data(X, y, l2, first_penalised) "
+            f"builds it; got an array of shape {data.shape} that is not: call "
+            "workbench.models.logistic.pack_data."
+        )
+    if int(cols) != n:
+        raise ValueError(
+            f"the data have {int(cols)} columns, so x0 needs {int(cols)} weights; got {n}."
+        )
+
+
 #: The logistic loss as a cached C callback for ``minimize_bfgs`` and ``minimize_bfgs_batch``.
-LOGISTIC = CompiledObjective(_objective_c, objective.py_func)
+LOGISTIC = CompiledObjective(_objective_c, objective.py_func, data=check_packed_data)
 
 
 @njit(cache=True, error_model="numpy")
@@ -247,5 +266,5 @@ def threaded_objective() -> CompiledObjective:
         compiled = cfunc(OBJECTIVE_SIGNATURE, cache=True, error_model="numpy")(
             _objective_threaded_c
         )
-        _threaded.append(CompiledObjective(compiled, objective.py_func))
+        _threaded.append(CompiledObjective(compiled, objective.py_func, data=check_packed_data))
     return _threaded[0]

@@ -18,6 +18,7 @@ import numpy as np
 from numba import njit, prange, typeof, types
 from numba.extending import overload
 
+from .._numba import require_compiled
 from ._bfgs_kernel import bfgs, work_arrays
 from ._minimize import (
     _EPSILON,
@@ -67,7 +68,7 @@ def fit_member(obj, args, x0, H0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2, 
     H = H0.copy()
     status, nit, fval = bfgs(
         obj, args, W, S, L, H, T, A, x0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2,
-        np.empty((0, n)),
+        np.empty((0, n)), None,
     )  # fmt: skip
     for k in range(n):
         x[i, k] = W[XK, k]
@@ -232,12 +233,20 @@ def minimize_bfgs_batch(
     if isinstance(fun, CompiledObjective):
         if jac not in ("inplace", None, True):
             raise ValueError("a CompiledObjective computes its own gradient: leave `jac` as is.")
+        if members:
+            fun.check_args(n, (np.asarray(members[0]), *args), "x0s[i]")
+        elif args:
+            fun.check_args(n, ((), *args), "x0s[i]")
         members, shared = _compiled_args(members, args)
         obj, mode, fd = fun.address, "compiled", COMBINED
         steps = np.full(n, math.nan)
         key = ("address", typeof(shared), typeof(members))
     else:
-        fun = dispatcher(fun, "fun")
+        original = fun
+        fun = require_compiled(
+            original, "fun", "minimize_bfgs_batch", lambda: dispatcher(original, "fun"),
+            "minimize for each member",
+        )  # fmt: skip
         if jac == "inplace":
             mode, fd, steps = "inplace", COMBINED, np.full(n, math.nan)
         else:
@@ -248,9 +257,17 @@ def minimize_bfgs_batch(
                 "finite differences (jac=None); a gradient function that returns an array "
                 "would allocate in every GPU thread."
             )
-        jac_fn = dispatcher(jac, "jac") if mode == "separate" else None
+        jac_fn = None
+        if mode == "separate":
+            jac_fn = require_compiled(
+                jac, "jac", "minimize_bfgs_batch", lambda: dispatcher(jac, "jac"),
+                "minimize for each member",
+            )  # fmt: skip
         first = tuple(a[0] for a in members) + args  # member 0's arguments
-        check_outputs(fun, jac_fn, mode, x0s[0], first)
+        require_compiled(
+            original, "fun", "minimize_bfgs_batch",
+            lambda: check_outputs(fun, jac_fn, mode, x0s[0], first), "minimize for each member",
+        )  # fmt: skip
         shared = args
         if choice != "cuda":
             obj, _ = first_class(objective_adapter(fun, jac_fn, mode), first)

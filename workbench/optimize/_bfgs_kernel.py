@@ -1,10 +1,10 @@
 """The BFGS iteration of ``scipy.optimize._minimize_bfgs``, compiled and allocation-free.
 
-Every floating-point operation is scipy's, in scipy's order, except that its BLAS calls
-(``np.dot`` for the search direction, slopes and the inverse-Hessian update, and
-``np.linalg.norm``) are plain loops summing in index order: BLAS kernels sum in
-CPU-dependent blocked orders, so results agree with scipy's to rounding, not bit for bit.
-With scipy's ``np.dot`` replaced by such loops the two agree bit for bit (tests check this).
+Every floating-point operation is scipy's, in scipy's order. Its BLAS calls (``np.dot`` for
+the search direction, slopes and the inverse-Hessian update, and ``np.linalg.norm``) are
+loops that add in the order, and with the fused multiply-adds, of numpy's OpenBLAS kernels
+where :mod:`._blas` knows them (AVX2 CPUs): then iterates agree with scipy's bit for bit,
+long runs included. Elsewhere they add in index order and agree to rounding.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ import math
 import numpy as np
 
 from .._numba import inline, jit, leaf
+from ._blas import dot, madd, neg_gemv
 from ._linesearch import FOUND, LS_SLOTS, wolfe1, wolfe2
+from ._objective import call_iteration_callback
 from ._result import MAXITER, NAN_RESULT, PR_LOSS, SUCCESS
 from ._scalar import (
     GC,
@@ -169,13 +171,13 @@ def _update_inverse_hessian(H, s, y, rho, T, A):
             for j in range(n):
                 acc = 0.0
                 for k in range(n):
-                    acc += H[i, k] * ((1.0 if k == j else 0.0) - y[k] * s[j] * rho)
+                    acc = madd(H[i, k], (1.0 if k == j else 0.0) - y[k] * s[j] * rho, acc)
                 T[i, j] = acc
         for i in range(n):  # H = A1 @ T + rho s s^T
             for j in range(n):
                 acc = 0.0
                 for k in range(n):
-                    acc += ((1.0 if i == k else 0.0) - s[i] * y[k] * rho) * T[k, j]
+                    acc = madd((1.0 if i == k else 0.0) - s[i] * y[k] * rho, T[k, j], acc)
                 H[i, j] = acc + rho * s[i] * s[j]
         return
     for k in range(n):  # A = A2
@@ -187,7 +189,7 @@ def _update_inverse_hessian(H, s, y, rho, T, A):
         for k in range(n):
             h = H[i, k]
             for j in range(n):
-                T[i, j] += h * A[k, j]
+                T[i, j] = madd(h, A[k, j], T[i, j])
     for i in range(n):  # A = A1
         for k in range(n):
             A[i, k] = (1.0 if i == k else 0.0) - s[i] * y[k] * rho
@@ -197,7 +199,7 @@ def _update_inverse_hessian(H, s, y, rho, T, A):
         for k in range(n):
             a = A[i, k]
             for j in range(n):
-                H[i, j] += a * T[k, j]
+                H[i, j] = madd(a, T[k, j], H[i, j])
         for j in range(n):
             H[i, j] += rho * s[i] * s[j]
 
@@ -207,14 +209,18 @@ _SMALL = 8
 
 
 @leaf
-def bfgs(obj, args, W, S, L, H, T, A, x0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2, allvecs):
+def bfgs(
+    obj, args, W, S, L, H, T, A, x0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2, allvecs, cb
+):
     """Minimise from ``x0`` as ``scipy.optimize._minimize_bfgs`` does.
 
     ``H`` holds the initial inverse Hessian and ends as the last one (``T`` and ``A``, n x n,
     are scratch). ``W`` (``W_ROWS`` x n), ``S`` and ``L`` are zeroed work arrays; ``W[XK]`` and
     ``W[GFK]`` end as x and the gradient, ``S[NFEV]``/``S[NGEV]`` as scipy's counts. Iterates
-    go to the rows of ``allvecs`` while it has room (pass a (0, n) array for none). Returns
-    (status, nit, f)."""
+    go to the rows of ``allvecs`` while it has room (pass a (0, n) array for none). ``cb`` is
+    the per-iteration callback (see :func:`._objective.call_iteration_callback`: None, or an
+    address, 0 for none); a nonzero answer stops the iterations where scipy's
+    ``StopIteration`` does. Returns (status, nit, f)."""
     n = x0.shape[0]
     xk, gfk, pk, sk, yk, scratch = W[XK], W[GFK], W[PK], W[SK], W[YK], W[NORM]
     for i in range(n):
@@ -222,11 +228,10 @@ def bfgs(obj, args, W, S, L, H, T, A, x0, fd, steps, gtol, ord, maxiter, xrtol, 
     old_fval = sf_value(obj, args, W, S, xk, fd, steps)
     sf_grad(obj, args, W, S, xk, fd, steps)
     g = W[GC]
-    acc = 0.0
     for i in range(n):
         gfk[i] = g[i]
-        acc += g[i] * g[i]
-    old_old_fval = old_fval + math.sqrt(acc) / 2  # so that the first step is about |dx| = 1
+    # np.linalg.norm(gfk): so that the first step is about |dx| = 1
+    old_old_fval = old_fval + math.sqrt(dot(gfk, gfk)) / 2
     if allvecs.shape[0] > 0:
         for i in range(n):
             allvecs[0, i] = xk[i]
@@ -234,14 +239,8 @@ def bfgs(obj, args, W, S, L, H, T, A, x0, fd, steps, gtol, ord, maxiter, xrtol, 
     warnflag = SUCCESS
     gnorm = vecnorm(gfk, ord, scratch)
     while gnorm > gtol and k < maxiter:
-        derphi0 = 0.0
-        for i in range(n):
-            acc = 0.0
-            for j in range(n):
-                acc += H[i, j] * gfk[j]
-            pk[i] = -acc
-        for i in range(n):
-            derphi0 += gfk[i] * pk[i]
+        neg_gemv(H, gfk, pk)
+        derphi0 = dot(gfk, pk)
         # scipy's _line_search_wolfe12: Moré-Thuente first, the zoom search (from the same
         # old_fval/old_old_fval) if it fails; no step from either is precision loss
         alpha, new_fval = wolfe1(
@@ -273,6 +272,8 @@ def bfgs(obj, args, W, S, L, H, T, A, x0, fd, steps, gtol, ord, maxiter, xrtol, 
             yk[i] = gnew[i] - gfk[i]
             gfk[i] = gnew[i]
         k += 1
+        if call_iteration_callback(cb, xk, old_fval):
+            break
         gnorm = vecnorm(gfk, ord, scratch)
         if gnorm <= gtol:
             break
@@ -281,9 +282,7 @@ def bfgs(obj, args, W, S, L, H, T, A, x0, fd, steps, gtol, ord, maxiter, xrtol, 
         if not math.isfinite(old_fval):
             warnflag = PR_LOSS  # +-inf found as the optimum, or something went wrong
             break
-        rhok_inv = 0.0
-        for i in range(n):
-            rhok_inv += yk[i] * sk[i]
+        rhok_inv = dot(yk, sk)
         rhok = 1000.0 if rhok_inv == 0.0 else 1.0 / rhok_inv  # scipy's safeguard
         _update_inverse_hessian(H, sk, yk, rhok, T, A)
     if warnflag != PR_LOSS:
@@ -315,13 +314,16 @@ def work_arrays(n):
 
 
 @jit
-def bfgs_one(obj, args, x0, H0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2, H, x, jac, allvecs):
+def bfgs_one(
+    obj, args, x0, H0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2, H, x, jac, allvecs, cb
+):
     """One minimisation from Python: allocates the work arrays. ``H`` (n x n) starts as the
     initial inverse Hessian ``H0`` (the identity when ``H0`` is 0 x 0) and ends as the last one,
     ``x`` and ``jac`` as the solution and its gradient; the rows of ``allvecs`` hold the first
-    iterates. Returns scalars only, (status, nit, f, nfev, njev): each array a kernel returns
-    costs about half a microsecond to box (its dtype is unpickled), and the caller's
-    ``np.eye`` cost twice that, a tenth of a small fit together."""
+    iterates; ``cb`` is the address of a per-iteration callback (0 for none). Returns scalars
+    only, (status, nit, f, nfev, njev): each array a kernel returns costs about half a
+    microsecond to box (its dtype is unpickled), and the caller's ``np.eye`` cost twice that,
+    a tenth of a small fit together."""
     n = x0.shape[0]
     for i in range(n):
         for j in range(n):
@@ -331,7 +333,7 @@ def bfgs_one(obj, args, x0, H0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2, H,
                 H[i, j] = H0[i, j]
     W, S, L, T, A = work_arrays(n)
     status, nit, f = bfgs(
-        obj, args, W, S, L, H, T, A, x0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2, allvecs
+        obj, args, W, S, L, H, T, A, x0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2, allvecs, cb
     )
     for i in range(n):
         x[i] = W[XK, i]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 
 from .._numba import leaf
+from ._blas import dot
 from ._scalar import DERPHI_CALLS, GC, GNEW, PHI_CALLS, PK, XK, XS, sf_grad, sf_value
 
 # DCSRCH tasks
@@ -46,11 +47,9 @@ def derphi(obj, args, W, S, s, fd, steps):
     sf_grad(obj, args, W, S, xs, fd, steps)
     g = W[GC]
     gnew = W[GNEW]
-    acc = 0.0
     for i in range(g.shape[0]):
         gnew[i] = g[i]
-        acc += g[i] * pk[i]
-    return acc
+    return dot(gnew, pk)  # np.dot(gval, pk)
 
 
 @leaf

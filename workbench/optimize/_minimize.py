@@ -11,19 +11,21 @@ compilation.
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 import warnings
 
 import numpy as np
 from numba import njit
+from numba.core.errors import NumbaError
 
-from .._numba import F64, as_dispatcher
+from .._numba import F64, Bridge, as_dispatcher, compile_or_fallback
 from . import _bfgs_kernel
 from ._objective import CompiledObjective, first_class, kernel_entry
 from ._result import STATUS_MESSAGES, OptimizeResult, OptimizeWarning
 from ._scalar import ANALYTIC, COMBINED, FD3_REL, FD_ABS, FD_REL
 
-__all__ = ["minimize", "minimize_bfgs"]
+__all__ = ["fmin_bfgs", "minimize", "minimize_bfgs"]
 
 _EPSILON = math.sqrt(np.finfo(float).eps)  # scipy's default absolute step for jac=None
 
@@ -236,29 +238,104 @@ def _nan_steps(n: int) -> np.ndarray:
     return steps
 
 
-def prepare(fun, x0, args, jac, eps, finite_diff_rel_step, *, check=True):
-    """Resolve the objective into the kernels' form: (obj, args, fd mode, steps, key). ``obj``
-    is a first-class function or a CompiledObjective's address; ``key`` fixes the kernels'
-    argument types (see :func:`._objective.kernel_entry`)."""
-    if not isinstance(args, tuple):
-        args = (args,)
+def _call_compiled(fn, name: str, x, args):
+    """:func:`_call` that lets Numba's compilation errors through (they choose the
+    plain-Python path)."""
+    try:
+        return fn(x, *args)
+    except NumbaError:
+        raise
+    except Exception as exc:
+        raise ValueError(f"`{name}` failed when called as {name}(x0, *args): {exc}") from exc
+
+
+_compiled: dict = {}
+
+
+def _compiled_functions(fun, jac, mode: str, x0: np.ndarray, args: tuple):
+    """The user's ``fun`` (and ``jac``) as dispatchers, compiled for these arguments and
+    checked once (:func:`check_outputs`), or None when Numba cannot compile one of them."""
+    try:
+        key = (fun, jac, mode, x0.shape[0], tuple(map(_type_key, args)))
+        found = _compiled.get(key)
+    except TypeError:  # unhashable: compile and check on every call
+        key, found = None, None
+    if found is not None:
+        return found
+    jac_c = None
+    if mode == "separate":
+        jac_c = compile_or_fallback(
+            jac, "jac", lambda f: dispatcher(f, "jac"),
+            lambda c: _call_compiled(c, "jac", x0.copy(), args), args,
+        )  # fmt: skip
+        if jac_c is None:
+            return None
+    fun_c = compile_or_fallback(
+        fun, "fun", lambda f: dispatcher(f, "fun"),
+        lambda c: _call_compiled(c, "fun", x0.copy(), args), args,
+    )  # fmt: skip
+    if fun_c is None:
+        return None
+    try:
+        obj, args_type = first_class(objective_adapter(fun_c, jac_c, mode), args)
+    except (NumbaError, ValueError):  # args Numba cannot type: plain Python
+        return None
+    check_outputs(fun_c, jac_c, mode, x0, args)
+    found = (obj, (obj.signature(), args_type))
+    if key is not None:
+        if len(_compiled) > 256:
+            _compiled.clear()
+        _compiled[key] = found
+    return found
+
+
+def _type_key(value):
+    if isinstance(value, np.ndarray):
+        return (np.ndarray, value.dtype, value.ndim, value.shape[-1:])
+    if isinstance(value, tuple):
+        return tuple(map(_type_key, value))
+    return type(value)
+
+
+def normalise_args(args) -> tuple:
+    """scipy's ``args``: a tuple, or one extra argument (as ``(args,)``)."""
+    return args if isinstance(args, tuple) else (args,)
+
+
+def prepare(fun, x0, args, jac, eps, finite_diff_rel_step):
+    """Resolve the objective into the kernels' form: (obj, args, fd mode, steps, key,
+    bridge). ``obj`` is a first-class function or the address of a C callback (a
+    CompiledObjective's, or a ctypes trampoline into the user's Python functions when Numba
+    cannot compile them: then ``bridge`` owns it, see :mod:`workbench._numba.pyfallback`);
+    ``key`` fixes the kernels' argument types (see :func:`._objective.kernel_entry`)."""
+    args = normalise_args(args)
     n = x0.size
     if isinstance(fun, CompiledObjective):
         if jac not in (None, True):
             raise ValueError(
                 "a CompiledObjective computes its own gradient: leave `jac` None (or True)."
             )
+        fun.check_args(n, args, "x0")
         p, data, writeable = fun.pointer_args(args)
         # Two contiguous float64 vectors: only their writeability changes the argument types
         # (typeof on every call would cost more than a small fit).
-        return fun.address, (p, data), COMBINED, _nan_steps(n), ("address", *writeable)
-    fun = dispatcher(fun, "fun")
+        return fun.address, (p, data), COMBINED, _nan_steps(n), ("address", *writeable), None
+    if not callable(fun):
+        raise ValueError(f"`fun` must be callable, got {type(fun).__name__}.")
     mode, fd, steps = gradient_mode(jac, eps, finite_diff_rel_step, n)
-    jac = dispatcher(jac, "jac") if mode == "separate" else None
-    if check:
-        check_outputs(fun, jac, mode, x0, args)
-    obj, args_type = first_class(objective_adapter(fun, jac, mode), args)
-    return obj, args, fd, steps, (obj.signature(), args_type)
+    if mode == "separate" and not callable(jac):
+        raise ValueError(f"`jac` must be callable, got {type(jac).__name__}.")
+    found = _compiled_functions(fun, jac if mode == "separate" else None, mode, x0, args)
+    if found is not None:
+        obj, key = found
+        return obj, args, fd, steps, key, None
+    check_outputs(fun, jac, mode, x0, args)
+    bridge = Bridge()
+    address = bridge.objective(fun, jac, args, combined=mode == "combined")
+    return address, (_EMPTY, _EMPTY), fd, steps, ("address", True, True), bridge
+
+
+_EMPTY = np.empty(0)
 
 
 def _print_summary(res: OptimizeResult) -> None:
@@ -297,30 +374,74 @@ def minimize_bfgs(
     (Moré-Thuente, then the zoom search if it fails), inverse-Hessian update, stopping rules,
     evaluation counts, status codes and messages.
 
-    Parameters are scipy's. ``fun(x, *args)`` returns a float; ``jac`` is a function returning
-    the gradient (shape (n,)), ``True`` if ``fun`` returns ``(f, g)``, None for forward
-    differences with the absolute step ``eps`` (scipy's default), or ``"2-point"`` /
-    ``"3-point"`` for differences with relative steps (``finite_diff_rel_step``). All run
-    inside the compiled kernel. Functions may be ``@njit`` dispatchers or plain Python in
-    Numba's subset (compiled here, once per function). ``fun`` may also be a
-    :class:`CompiledObjective` (then ``args=(p, data)``, two float64 arrays); its kernel
-    loads from Numba's cache. ``callback`` is not supported (the loop runs compiled): use
-    ``return_all=True`` for the iterates.
+    Parameters
+    ----------
+    fun : callable
+        ``fun(x, *args) -> float`` with ``x`` of shape (n,): an ``@njit`` function, a plain
+        Python function (compiled here once if Numba can; otherwise it runs as Python
+        through the same compiled iteration, with one :class:`PythonFallbackWarning`), a
+        bound method, or a :class:`CompiledObjective` (then ``args=(p, data)``, two float64
+        arrays, and the kernel loads from Numba's cache).
+    x0 : array_like, shape (n,)
+        The starting point.
+    args : tuple
+        Extra arguments of ``fun`` and ``jac`` (a value that is not a tuple is one argument).
+    jac : callable, True, None, "2-point" or "3-point"
+        ``jac(x, *args)`` returning the gradient (n,); True if ``fun`` returns ``(f, g)``;
+        None for forward differences with the absolute step ``eps`` (scipy's default);
+        ``"2-point"``/``"3-point"`` for differences with relative steps
+        (``finite_diff_rel_step``), taken as scipy's ``approx_derivative`` takes them.
+    gtol, norm : float
+        Stop when the ``norm``-norm of the gradient is at most ``gtol``.
+    maxiter : int, optional
+        Iterations at most (default ``200 * n``).
+    eps, finite_diff_rel_step : float or array_like (n,)
+        Finite-difference steps, absolute and relative.
+    xrtol : float
+        Stop when a step is at most ``xrtol * (xrtol + |x|)``.
+    c1, c2 : float
+        The Wolfe conditions' constants, ``0 < c1 < c2 < 1``.
+    hess_inv0 : array_like, shape (n, n), optional
+        The initial inverse Hessian (symmetric positive definite; default the identity).
+    return_all : bool
+        Whether to return every iterate in ``allvecs``.
+    disp : bool
+        Print scipy's summary (a failure is an :class:`OptimizeWarning`).
+    callback : callable, optional
+        Called after each iteration as ``callback(xk)`` (a copy of the iterate), or as
+        ``callback(intermediate_result=OptimizeResult(x=xk, fun=fk))`` when its only
+        parameter has that name, as scipy calls it. Raising ``StopIteration`` stops the
+        iterations: ``status`` 99, ``success`` False, as in scipy.
 
-    Returns an :class:`OptimizeResult` with ``x``, ``fun``, ``jac``, ``hess_inv``, ``nit``,
-    ``nfev``, ``njev``, ``status``, ``success``, ``message`` (and ``allvecs`` with
-    ``return_all``). Given the same compiled functions, the counts, status and message equal
-    scipy's and x agrees to rounding: scipy's BLAS sums its dot products in another order.
+    Returns
+    -------
+    OptimizeResult
+        ``x`` (n,), ``fun``, ``jac`` (n,), ``hess_inv`` (n, n), ``nit``, ``nfev``, ``njev``,
+        ``status``, ``success``, ``message`` (and ``allvecs``, a list of (n,) arrays, with
+        ``return_all``). Given the same functions, the counts, status and message equal
+        scipy's and x agrees to rounding: scipy's BLAS sums its dot products in another order.
 
-    Raises ValueError before any iteration for a non-1-D, empty or non-finite ``x0``, a
-    ``fun`` that does not return a scalar, a gradient whose shape is not x0's, and options
-    scipy rejects (``c1``/``c2``, a ``hess_inv0`` that is not positive definite).
+    Raises
+    ------
+    ValueError
+        Before any iteration, for a non-1-D, empty or non-finite ``x0``, a ``fun`` that does
+        not return a scalar, a gradient whose shape is not x0's, and options scipy rejects
+        (``c1``/``c2``, a ``hess_inv0`` that is not positive definite).
     """
-    if callback is not None:
-        raise ValueError(
-            "`callback` is not supported: the whole minimisation runs compiled; pass "
-            "return_all=True to get every iterate."
-        )
+    res, halted = _run_bfgs(
+        fun, x0, args, jac, gtol, norm, maxiter, eps, finite_diff_rel_step, xrtol, c1, c2,
+        hess_inv0, return_all, disp, callback,
+    )  # fmt: skip
+    if halted:  # what scipy's minimize reports after a StopIteration
+        res.update(success=False, status=99, message="`callback` raised `StopIteration`.")
+    return res
+
+
+def _run_bfgs(
+    fun, x0, args, jac, gtol, norm, maxiter, eps, finite_diff_rel_step, xrtol, c1, c2,
+    hess_inv0, return_all, disp, callback,
+):  # fmt: skip
+    """scipy's ``_minimize_bfgs``: the result, and whether the callback stopped the run."""
     x0 = check_x0(x0)
     n = x0.size
     check_c1_c2(c1, c2)
@@ -328,18 +449,29 @@ def minimize_bfgs(
     maxiter = 200 * n if maxiter is None else int(maxiter)
     if maxiter < 0:
         raise ValueError(f"`maxiter` must be >= 0, got {maxiter}.")
-    obj, args, fd, steps, key = prepare(fun, x0, args, jac, eps, finite_diff_rel_step)
+    obj, args, fd, steps, key, bridge = prepare(fun, x0, args, jac, eps, finite_diff_rel_step)
+    halted: list = []
+    iterates: list | None = None
+    cb = 0
+    if callback is not None:
+        # the callback sees every iterate: keep them here rather than in a block that might
+        # overflow and need a second run (which would call the callback twice)
+        iterates = [x0.copy()] if return_all else None
+        bridge = bridge or Bridge()
+        cb = bridge.iteration(_iteration_callback(callback, halted, iterates))
     settings = (float(gtol), float(norm), maxiter, float(xrtol), float(c1), float(c2))
     # iterates are kept in a preallocated block; in the rare run that outgrows it, run again
     # (deterministic) with room for exactly all of them
-    n_keep = min(maxiter + 1, 1001) if return_all else 0
+    n_keep = min(maxiter + 1, 1001) if return_all and iterates is None else 0
     while True:
         H, x, g = np.empty((n, n)), np.empty(n), np.empty(n)
         allvecs = np.empty((n_keep, n)) if n_keep else _no_iterates(n)
-        values = (obj, args, x0, H0, fd, steps, *settings, H, x, g, allvecs)
+        values = (obj, args, x0, H0, fd, steps, *settings, H, x, g, allvecs, cb)
         kernel = kernel_entry(_bfgs_kernel.bfgs_one, values, key)
         status, nit, f, nfev, njev = kernel(*values)
-        if nit + 1 <= n_keep or not return_all:
+        if bridge is not None:
+            bridge.reraise()
+        if nit + 1 <= n_keep or not return_all or iterates is not None:
             break
         n_keep = nit + 1
     # the kernel returns Python ints and floats already (Numba boxes int64 and float64 so)
@@ -356,10 +488,98 @@ def minimize_bfgs(
         nit=nit,
     )
     if return_all:
-        res["allvecs"] = list(allvecs[: nit + 1])
+        res["allvecs"] = iterates if iterates is not None else list(allvecs[: nit + 1])
     if disp:
         _print_summary(res)
-    return res
+    return res, bool(halted)
+
+
+def _iteration_callback(callback, halted: list, iterates: list | None):
+    """scipy's two callback forms as the kernel's ``(x, f) -> stop``: ``callback(xk)`` or,
+    when its only parameter is named ``intermediate_result``, ``callback(intermediate_result=
+    OptimizeResult(x=xk, fun=f))``; ``StopIteration`` stops (and is noted in ``halted``).
+    ``iterates``, if a list, receives each iterate."""
+    try:
+        parameters = set(inspect.signature(callback).parameters)
+    except (TypeError, ValueError):  # builtins without a signature
+        parameters = set()
+    new_form = parameters == {"intermediate_result"}
+
+    def on_iteration(x, f):
+        if iterates is not None:
+            iterates.append(x.copy())
+        try:
+            if new_form:
+                callback(intermediate_result=OptimizeResult(x=x, fun=f))
+            else:
+                callback(x)
+        except StopIteration:
+            halted.append(True)
+            return True
+        return False
+
+    return on_iteration
+
+
+def fmin_bfgs(
+    f,
+    x0,
+    fprime=None,
+    args=(),
+    gtol=1e-5,
+    norm=np.inf,
+    epsilon=_EPSILON,
+    maxiter=None,
+    full_output=0,
+    disp=1,
+    retall=0,
+    callback=None,
+    xrtol=0,
+    c1=1e-4,
+    c2=0.9,
+    hess_inv0=None,
+):
+    """``scipy.optimize.fmin_bfgs``: the legacy interface to :func:`minimize_bfgs`, with
+    scipy's signature and return conventions.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x, *args) -> float``, x of shape (n,) (``@njit``, plain Python or a bound method).
+    x0 : array_like, shape (n,)
+        The starting point.
+    fprime : callable, optional
+        ``fprime(x, *args)`` returning the gradient (n,); forward differences with the
+        absolute step ``epsilon`` when None.
+    args : tuple
+        Extra arguments of ``f`` and ``fprime``.
+    gtol, norm, epsilon, maxiter, xrtol, c1, c2, hess_inv0
+        As in :func:`minimize_bfgs` (``epsilon`` is its ``eps``).
+    full_output : bool
+        Return the tuple below rather than ``xopt`` alone.
+    disp : bool
+        Print the convergence message (default True, as in scipy).
+    retall : bool
+        Also return the list of iterates.
+    callback : callable, optional
+        ``callback(xk)`` after each iteration; ``StopIteration`` stops the iterations.
+
+    Returns
+    -------
+    xopt : ndarray, shape (n,)
+        Alone, or ``(xopt, allvecs)`` with ``retall``, or with ``full_output``
+        ``(xopt, fopt, gopt, Bopt, func_calls, grad_calls, warnflag)`` (``+ (allvecs,)`` with
+        ``retall``): the value, gradient (n,) and inverse Hessian (n, n) at ``xopt``, the
+        evaluation counts and the status (1 iteration limit, 2 precision loss, 3 NaN).
+    """
+    res, _ = _run_bfgs(
+        f, x0, args, fprime, gtol, norm, maxiter, epsilon, None, xrtol, c1, c2, hess_inv0,
+        bool(retall), bool(disp), callback,
+    )  # fmt: skip
+    if full_output:
+        out = (res.x, res.fun, res.jac, res.hess_inv, res.nfev, res.njev, res.status)
+        return out + (res.allvecs,) if retall else out
+    return (res.x, res.allvecs) if retall else res.x
 
 
 def minimize(fun, x0, args=(), method="BFGS", jac=None, options=None, *, tol=None, callback=None):

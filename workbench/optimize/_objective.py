@@ -130,6 +130,37 @@ def _call_objective_overload(obj, x, g, need, args):
     return impl
 
 
+#: ``double cb(double *x, intp n, double f)``: the per-iteration callback; nonzero stops.
+ITERATION_SIGNATURE = types.float64(_f64p, types.intp, types.float64)
+
+_call_iteration_address = address_call(
+    "call_iteration_address", types.float64, [("data", 0), ("len", 0), ("value", 1)], 2
+)
+
+
+def call_iteration_callback(cb, x, f):
+    """Whether the per-iteration callback ``cb`` asks to stop, after an iteration that
+    reached ``x`` with value ``f``. ``cb`` is None (no callback: the call compiles away, as
+    in the batch and GPU kernels) or the address of a C function with
+    :data:`ITERATION_SIGNATURE` (0 for none). This Python body serves the CUDA simulator."""
+    return False
+
+
+@overload(call_iteration_callback, target="generic")
+def _call_iteration_callback_overload(cb, x, f):
+    if isinstance(cb, types.Integer):
+
+        def impl(cb, x, f):
+            return cb != 0 and _call_iteration_address(cb, x, f) != 0.0
+
+        return impl
+
+    def impl(cb, x, f):
+        return False
+
+    return impl
+
+
 @functools.lru_cache(maxsize=512)
 def _first_class(adapter, args_type):
     # star-args arrive as one tuple argument; call_objective calls such an objective so
