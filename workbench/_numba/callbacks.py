@@ -47,19 +47,21 @@ class CompiledCallback:
         """Raise ValueError, naming the expected and the given shapes, when the state size
         ``n`` (the length of ``what``) or ``args = (p, data)`` (``p`` 1-D, or one row per
         member) do not match the declarations."""
-        name = self.py_func.__qualname__
         if self.n is not None and n != self.n:
             names = f" ({self.state})" if self.state else ""
-            raise ValueError(f"{name} works on {self.n} values{names}; `{what}` has {n}.")
+            raise ValueError(f"{self._name()} works on {self.n} values{names}; `{what}` has {n}.")
         if self.p_len is not None and args:
-            shape = np.shape(args[0])
+            shape = args[0].shape if type(args[0]) is np.ndarray else np.shape(args[0])
             if len(shape) not in (1, 2) or shape[-1] != self.p_len:
                 raise ValueError(
-                    f"{name} takes p of length {self.p_len} (one row of {self.p_len} per member "
-                    f"in a batch); got p of shape {shape}."
+                    f"{self._name()} takes p of length {self.p_len} (one row of {self.p_len} "
+                    f"per member in a batch); got p of shape {shape}."
                 )
         if self.data_check is not None and len(args) > 1:
             self.data_check(args[1], n)
+
+    def _name(self) -> str:
+        return getattr(self.py_func, "__qualname__", None) or repr(self.cfunc)
 
     @property
     def address(self) -> int:
@@ -203,24 +205,35 @@ def address_call(name: str, restype, plan, arity: int):
 
 
 def arg_layout(args):
-    """(kinds, p, data) for args made only of floats and 1-D float64 arrays; None otherwise.
+    """(kinds, p, data) for args made only of floats and 1-D or 2-D float64 arrays; None
+    otherwise.
 
-    One or two contiguous float64 vectors (the usual ``(p, data)``) travel as ``p`` and
-    ``data`` themselves, uncopied (kinds ``("p", 0, 0)``, ``("d", 0, 0)``). Otherwise floats
-    travel in ``p`` and arrays, concatenated, in ``data``; ``kinds`` records where each
-    argument is (``("s", index, 0)`` or ``("a", offset, size)``), for :func:`unpack_lines`.
+    One or two C-contiguous float64 arrays (the usual ``(p, data)``, or ``(X, y)``) travel as
+    ``p`` and ``data`` themselves, uncopied (flattened views): kinds ``("p", cols, ndim)``
+    and ``("d", cols, ndim)``; a 2-D array's column count is baked into the wrapper and its
+    row count read from the length, so a new number of rows compiles nothing. Otherwise
+    floats travel in ``p`` and arrays, concatenated, in ``data``: ``("s", index, 0)``,
+    ``("a", offset, size)`` or ``("m", offset, (rows, cols))``, sizes baked in.
     """
-    if 0 < len(args) <= 2 and all(_plain_vector(a) for a in args):
-        return _PASS_KINDS[len(args)], args[0], (args[1] if len(args) == 2 else _EMPTY)
+    if 0 < len(args) <= 2:
+        passed = [_plain_array(a) for a in args]
+        if all(v is not None for v in passed):
+            kinds = tuple(
+                (name, cols, ndim) for name, (_, cols, ndim) in zip("pd", passed, strict=False)
+            )
+            return kinds, passed[0][0], (passed[1][0] if len(args) == 2 else _EMPTY)
     kinds, scalars, arrays, offset = [], [], [], 0
     for a in args:
         if isinstance(a, float | np.floating):
             kinds.append(("s", len(scalars), 0))
             scalars.append(float(a))
-        elif isinstance(a, np.ndarray) and a.dtype == np.float64 and a.ndim == 1:
-            kinds.append(("a", offset, a.shape[0]))
-            arrays.append(a)
-            offset += a.shape[0]
+        elif isinstance(a, np.ndarray) and a.dtype == np.float64 and a.ndim in (1, 2):
+            if a.ndim == 1:
+                kinds.append(("a", offset, a.shape[0]))
+            else:
+                kinds.append(("m", offset, a.shape))
+            arrays.append(a.ravel())
+            offset += a.size
         else:
             return None
     data = np.concatenate(arrays) if arrays else np.empty(0)
@@ -228,19 +241,24 @@ def arg_layout(args):
 
 
 _EMPTY = np.empty(0)
-_PASS_KINDS = {1: (("p", 0, 0),), 2: (("p", 0, 0), ("d", 0, 0))}
 
 
-def _plain_vector(a) -> bool:
-    return type(a) is np.ndarray and a.dtype is F64 and a.ndim == 1 and a.flags.c_contiguous
+def _plain_array(a):
+    """(a flat view, columns, ndim) of a C-contiguous float64 array of 1 or 2 dimensions with
+    some elements, else None."""
+    if type(a) is not np.ndarray or a.dtype is not F64 or not a.flags.c_contiguous:
+        return None
+    if a.ndim == 1:
+        return a, 0, 1
+    if a.ndim == 2 and a.shape[1] > 0:
+        return a.reshape(-1), a.shape[1], 2
+    return None
 
 
 def unpack_lines(kinds) -> tuple[list[str], list[str]]:
     """Source lines that rebuild the arguments ``a0, a1, ...`` from ``p`` (length ``n_p``) and
-    ``d`` (length ``nd``) inside a C callback (sizes and offsets baked in), and those names.
-
-    Kinds: ``"s"`` a float from ``p``, ``"a"`` an array slice of ``d``, ``"p"`` all of ``p``,
-    ``"d"`` all of ``d``."""
+    ``d`` (length ``nd``) inside a C callback, and those names (see :func:`arg_layout` for
+    the kinds)."""
     lines, names = [], []
     for i, (kind, at, size) in enumerate(kinds):
         names.append(f"a{i}")
@@ -248,10 +266,17 @@ def unpack_lines(kinds) -> tuple[list[str], list[str]]:
             lines.append(f"    a{i} = p[{at}]")
         elif kind == "a":
             lines.append(f"    a{i} = carray(d, (nd,))[{at}:{at + size}]")
-        elif kind == "p":
-            lines.append(f"    a{i} = carray(p, (n_p,))")
-        else:
-            lines.append(f"    a{i} = carray(d, (nd,))")
+        elif kind == "m":
+            rows, cols = size
+            lines.append(
+                f"    a{i} = carray(d, (nd,))[{at}:{at + rows * cols}].reshape(({rows}, {cols}))"
+            )
+        else:  # "p"/"d": all of p or d, 1-D, or 2-D with `at` columns
+            ptr, length = ("p", "n_p") if kind == "p" else ("d", "nd")
+            if size == 2:
+                lines.append(f"    a{i} = carray({ptr}, ({length} // {at}, {at}))")
+            else:
+                lines.append(f"    a{i} = carray({ptr}, ({length},))")
     return lines, names
 
 

@@ -49,7 +49,7 @@ def status_message(code: int, t_bad: float) -> tuple[int, str]:
     return STATUS.get(code, -1), MESSAGES[code]
 
 
-@dataclass
+@dataclass(slots=True)
 class OdeResult:
     """The result of :func:`solve_ivp`, with the fields of scipy's ``OdeResult``.
 

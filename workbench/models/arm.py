@@ -80,13 +80,12 @@ def _arm_rhs_c(t, y, dydt, n, p, n_p, d, n_d):
 def check_torque_table(torque, n=None) -> None:
     """Raise ValueError unless ``torque`` is a packed table of two channels (the arm's
     ``data``): a raw (2, N) table or anything else would be read as garbage."""
-    shape = np.shape(torque)
     try:
         channels = table_channels(torque)
     except TableError:
         raise ValueError(
             f"arm_rhs reads its torque as a packed table, args=(p, torque); got an array of "
-            f"shape {shape} that is not one: build it with "
+            f"shape {np.shape(torque)} that is not one: build it with "
             "workbench.integrate.tabulated.pack_table(t, values), values of shape (2, N)."
         ) from None
     if channels != 2:

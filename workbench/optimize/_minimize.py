@@ -19,11 +19,12 @@ import numpy as np
 from numba import njit
 from numba.core.errors import NumbaError
 
-from .._numba import F64, Bridge, as_dispatcher, compile_or_fallback
+from .._numba import F64, Bridge, arg_layout, as_dispatcher, compile_or_fallback
 from . import _bfgs_kernel
 from ._objective import CompiledObjective, first_class, kernel_entry
 from ._result import STATUS_MESSAGES, OptimizeResult, OptimizeWarning
 from ._scalar import ANALYTIC, COMBINED, FD3_REL, FD_ABS, FD_REL
+from ._wrapper import wrap_objective
 
 __all__ = ["fmin_bfgs", "minimize", "minimize_bfgs"]
 
@@ -195,7 +196,7 @@ def gradient_mode(jac, eps, finite_diff_rel_step, n: int) -> tuple[str, int, np.
     (relative steps if ``eps`` is None); ``jac="2-point"``/``"3-point"`` take relative steps
     (``finite_diff_rel_step``, scipy's default when None) and ignore ``eps``.
     """
-    nan_steps = np.full(n, math.nan)
+    nan_steps = _nan_steps(n)  # read only by the kernels: made once per size
     if jac is True:
         return "combined", COMBINED, nan_steps
     if callable(jac):
@@ -276,12 +277,17 @@ def _compiled_functions(fun, jac, mode: str, x0: np.ndarray, args: tuple):
     )  # fmt: skip
     if fun_c is None:
         return None
-    try:
-        obj, args_type = first_class(objective_adapter(fun_c, jac_c, mode), args)
-    except (NumbaError, ValueError):  # args Numba cannot type: plain Python
-        return None
     check_outputs(fun_c, jac_c, mode, x0, args)
-    found = (obj, (obj.signature(), args_type))
+    layout = arg_layout(args)
+    wrapped = None if layout is None else wrap_objective(fun_c, jac_c, mode, layout[0])
+    if wrapped is not None:  # an address: the cached kernel, its arguments packed per call
+        found = (wrapped.address, None)
+    else:
+        try:
+            obj, args_type = first_class(objective_adapter(fun_c, jac_c, mode), args)
+        except (NumbaError, ValueError):  # args Numba cannot type: plain Python
+            return None
+        found = (obj, (obj.signature(), args_type))
     if key is not None:
         if len(_compiled) > 256:
             _compiled.clear()
@@ -328,6 +334,10 @@ def prepare(fun, x0, args, jac, eps, finite_diff_rel_step):
     found = _compiled_functions(fun, jac if mode == "separate" else None, mode, x0, args)
     if found is not None:
         obj, key = found
+        if key is None:  # a C callback: args travel as (p, data), packed as the wrapper reads
+            _, p, data = arg_layout(args)
+            key = ("address", p.flags.writeable, data.flags.writeable)
+            return obj, (p, data), fd, steps, key, None
         return obj, args, fd, steps, key, None
     check_outputs(fun, jac, mode, x0, args)
     bridge = Bridge()
@@ -592,8 +602,8 @@ def minimize(fun, x0, args=(), method="BFGS", jac=None, options=None, *, tol=Non
     """
     if not isinstance(method, str) or method.lower() != "bfgs":
         raise ValueError(f"method {method!r} is not available; accepted: 'BFGS'.")
-    options = dict(options or {})
-    unknown = sorted(set(options) - set(BFGS_OPTIONS))
+    options = dict(options) if options else {}
+    unknown = sorted(set(options).difference(BFGS_OPTIONS)) if options else None
     if unknown:
         raise ValueError(
             f"unknown BFGS options {unknown}; accepted: {', '.join(BFGS_OPTIONS)} "
