@@ -331,6 +331,10 @@ def _callables(fun, events: EventSet | None, t0, y0, args):
             _plans[key] = plan
     kind, rhs, ev, _ = plan
     if kind == "address":
+        if len(args) == 2 and key is not None and _plain(key[3]) and _plain(key[4]):
+            # the usual (p, data): two writeable C-contiguous float64 vectors, passed as they
+            # are (arg_layout's layout for them, without its checks)
+            return rhs, ev, args[0], args[1], False, _WRITEABLE, None
         _, p, data = arg_layout(args)
         return rhs, ev, p, data, False, (p.flags.writeable, data.flags.writeable), None
     if kind == "dispatcher":
@@ -339,14 +343,22 @@ def _callables(fun, events: EventSet | None, t0, y0, args):
 
 
 _plans: dict = {}
+_WRITEABLE = (True, True)
+
+
+def _plain(arg_key) -> bool:
+    """An argument key of a writeable C-contiguous float64 vector."""
+    dtype, shape, contiguous, writeable = arg_key
+    return dtype is F64 and contiguous and writeable and len(shape) == 1
 
 
 def _arg_key(value):
     """What of an argument fixes the wrapper and the check: its type, and an array's dtype,
     shape and contiguity (the output's shape may follow an argument's)."""
     if type(value) is np.ndarray:
-        return (value.dtype, value.shape, value.flags.c_contiguous)
-    return type(value)
+        flags = value.flags
+        return (value.dtype, value.shape, flags.c_contiguous, flags.writeable)
+    return (type(value), None, None, None)
 
 
 def _plan(fun, events: EventSet | None, t0, y0, args):

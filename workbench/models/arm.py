@@ -11,6 +11,7 @@ ensemble member) and the torque as a packed table (:mod:`workbench.integrate.tab
 from __future__ import annotations
 
 import math
+import weakref
 
 import numpy as np
 from numba import carray, cfunc, njit
@@ -79,7 +80,12 @@ def _arm_rhs_c(t, y, dydt, n, p, n_p, d, n_d):
 
 def check_torque_table(torque, n=None) -> None:
     """Raise ValueError unless ``torque`` is a packed table of two channels (the arm's
-    ``data``): a raw (2, N) table or anything else would be read as garbage."""
+    ``data``): a raw (2, N) table or anything else would be read as garbage. A table that
+    passed is remembered (by a weak reference) and not checked again: a loop of solves over
+    one table pays for the check once."""
+    known = _checked_tables.get(id(torque))
+    if known is not None and known() is torque:
+        return
     try:
         channels = table_channels(torque)
     except TableError:
@@ -90,6 +96,12 @@ def check_torque_table(torque, n=None) -> None:
         ) from None
     if channels != 2:
         raise ValueError(f"arm_rhs needs a torque table with 2 channels; this one has {channels}.")
+    if len(_checked_tables) > 64:
+        _checked_tables.clear()
+    _checked_tables[id(torque)] = weakref.ref(torque)
+
+
+_checked_tables: dict = {}
 
 
 #: The arm's right-hand side as a cached C callback, for ``solve_ivp``/``solve_ivp_batch``:
