@@ -248,3 +248,71 @@ def test_list_info_compare_and_plot(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     result = invoke("plot", tmp_path)
     assert result.exit_code == 2 and str(tmp_path) in result.stderr
+
+
+def test_version_module_entry_and_flags_in_help():
+    import subprocess
+    import sys
+
+    from workbench import __version__
+
+    res = runner.invoke(app, ["--version"])
+    assert res.exit_code == 0 and res.stdout.strip() == f"workbench {__version__}"
+    proc = subprocess.run(
+        [sys.executable, "-m", "workbench", "--version"], capture_output=True, text=True, check=True
+    )
+    assert proc.stdout.strip() == f"workbench {__version__}"
+    text = runner.invoke(app, ["run", "--help"]).stdout
+    assert "-q, --quiet" in text and "<bool>" not in text
+    assert "--install-completion" in runner.invoke(app, ["--help"]).stdout
+
+
+def test_json_summary_is_strict_json(tmp_path):
+    res = runner.invoke(
+        app, ["run", str(ROOT / "configs/arm.yaml"), "solver.t_span=[0.0,0.2]", "--json",
+              "--out", str(tmp_path)],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.stdout
+
+    def refuse(name):
+        raise ValueError(name)
+
+    summary = json.loads(res.stdout, parse_constant=refuse)
+    saved = json.loads(
+        (Path(summary["run_dir"]) / "result.json").read_text(), parse_constant=refuse
+    )
+    assert summary["status"] == saved["status"] == 0
+
+
+def test_filesystem_errors_are_one_line_and_long_names_are_hashed(tmp_path):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    res = runner.invoke(
+        app, ["run", str(ROOT / "configs/arm.yaml"), "solver.t_span=[0.0,0.1]", "-q",
+              "--out", str(a_file)],
+    )  # fmt: skip
+    assert res.exit_code == 2
+    assert "exists and is not a folder" in res.stderr and "Traceback" not in res.output
+    names = []
+    for tail in ("a", "b"):  # the same first 300 characters, then different
+        res = runner.invoke(
+            app, ["run", str(ROOT / "configs/arm.yaml"), "solver.t_span=[0.0,0.1]", "-q",
+                  f"name={'x' * 300}{tail}", "--out", str(tmp_path / "runs")],
+        )  # fmt: skip
+        assert res.exit_code == 0, res.output
+        names.append(Path(res.stdout.strip()).name)
+    assert len(set(n.rsplit("-", 3)[0] for n in names)) == 2  # the hashes differ
+    assert all(len(n) <= 140 for n in names)
+
+
+@pytest.mark.parametrize(
+    "override",
+    ["torque.samples=1e12", "solver.t_eval=1000000000", "torque.samples=2.5"],
+)
+def test_counts_are_bounded_integers(override, tmp_path):
+    res = runner.invoke(
+        app, ["run", str(ROOT / "configs/arm.yaml"), override, "--out", str(tmp_path)]
+    )
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    key = override.split("=")[0]
+    assert f"{key}:" in res.stderr and not any(tmp_path.iterdir())

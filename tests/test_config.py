@@ -336,3 +336,39 @@ def test_dump_resolved_round_trips(write, tmp_path):
     again = config.resolve(write(text, "resolved.yaml"))
     assert again == cfg
     assert again.name == "1e-5"  # a string that looks like a float stays a string
+
+
+BOMB = "\n".join(
+    ["experiment: arm", 'a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    + [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 8)}]" for i in range(1, 9)]
+)
+
+
+def test_an_alias_bomb_is_refused_before_it_expands(tmp_path):
+    path = tmp_path / "bomb.yaml"
+    path.write_text(BOMB)  # 8**9 = 134 million values from 10 lines
+    err = error(config.load_file, path)
+    assert "expands (aliases included) to more than 1,000,000 values" in str(err)
+    assert "WORKBENCH_MAX_CONFIG_VALUES" in str(err) and str(err.file) == str(path)
+    # aliases within the limit are plain YAML and still work
+    ok = tmp_path / "ok.yaml"
+    ok.write_text("experiment: arm\nbase: &b {rtol: 1.0e-6}\nsolver: *b\n")
+    assert config.load_file(ok)["solver"] == {"rtol": 1e-6}
+
+
+def test_a_recursive_alias_is_refused(tmp_path):
+    path = tmp_path / "loop.yaml"
+    path.write_text("experiment: arm\nx: &x [1, *x]\n")
+    err = error(config.load_file, path)
+    assert "recursive alias" in str(err) or "alias" in str(err)
+
+
+def test_config_files_are_limited_in_size_and_the_limit_can_be_raised(tmp_path, monkeypatch):
+    path = tmp_path / "big.yaml"
+    path.write_text("experiment: arm\nsolver:\n  t_eval: [" + ", ".join(["0.5"] * 1000) + "]\n")
+    size = path.stat().st_size
+    monkeypatch.setenv("WORKBENCH_MAX_CONFIG_BYTES", str(size - 1))
+    err = error(config.load_file, path)
+    assert f"is {size:,} bytes" in str(err) and f"limited to {size - 1:,} bytes" in str(err)
+    monkeypatch.setenv("WORKBENCH_MAX_CONFIG_BYTES", str(size))
+    assert len(config.load_file(path)["solver"]["t_eval"]) == 1000

@@ -185,3 +185,22 @@ def test_large_fit_on_parallel_splits_the_loss_and_matches_scipy(tmp_path):
     serial = p.fit(threaded=False)
     assert (serial.nit, serial.nfev) == (ref.nit, ref.nfev)
     np.testing.assert_allclose(serial.x, coefficients, rtol=1e-10, atol=1e-14)
+
+
+def test_one_class_or_empty_data_is_a_clear_error(tmp_path):
+    one = tmp_path / "one.csv"
+    one.write_text("x1,x2,label\n1,2,1\n2,3,1\n3,1,1\n")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("x1,x2,label\n")
+    res = CliRunner().invoke(
+        app, ["run", str(ROOT / "configs/logreg.yaml"), "data.kind=csv", f"data.path={one}",
+              "--out", str(tmp_path)],
+    )  # fmt: skip
+    assert res.exit_code == 2
+    assert "every one of the 3 samples has label 1" in res.stderr and "both classes" in res.stderr
+    res = CliRunner().invoke(
+        app, ["run", str(ROOT / "configs/logreg.yaml"), "data.kind=csv", f"data.path={empty}",
+              "--out", str(tmp_path)],
+    )  # fmt: skip
+    assert res.exit_code == 2 and "data.path" in res.stderr
+    assert not any(tmp_path.glob("logreg*"))  # nothing was run

@@ -29,7 +29,8 @@ def test_saddle_descent_ascent_reaches_the_saddle_and_plain_descent_does_not():
     assert out.figures["distance_to_solution"] < 1e-8
     # the same steps without the scale(-1) on y: descent on -y^T D y / 2 pushes y away
     plain = train.run(config("train_saddle.yaml", "transforms=[]"), "cpu")
-    assert plain.figures["distance_to_solution"] > 1e3 * np.linalg.norm(plain.arrays["path"][0])
+    assert plain.status == 1 and plain.figures["outcome"] == "diverged"
+    assert plain.arrays["distance"][-1] > 1e3 * np.linalg.norm(plain.arrays["path"][0])
 
 
 def test_saddle_gradient_descent_ascent_against_the_update_written_out():
@@ -170,3 +171,25 @@ def test_bad_training_configs_exit_2_naming_the_key(tmp_path, overrides, needle)
     assert result.exit_code == 2, result.output
     assert needle in result.output
     assert not list(tmp_path.iterdir())  # nothing ran, no run folder
+
+
+def test_a_diverging_run_stops_with_the_last_state_within_bounds(tmp_path):
+    """Plain descent on the saddle runs off along -y^T D y: the run ends as diverged at the
+    first step past the bound, exit 1, with the parameters of the step before."""
+    cfg = config("train_saddle.yaml", "transforms=[]")
+    outcome = train.run(cfg, "cpu")
+    step = outcome.figures["diverged_at_step"]
+    assert outcome.status == 1 and outcome.figures["outcome"] == "diverged"
+    assert outcome.message.startswith(f"sgd: diverged at step {step}")
+    values, path = outcome.arrays["value"], outcome.arrays["path"]
+    bound = train.divergence_bound(values[0])
+    assert abs(values[step]) > bound and np.all(np.abs(values[:step]) <= bound)
+    kept = np.concatenate([outcome.arrays["param_x"], outcome.arrays["param_y"]])
+    np.testing.assert_array_equal(kept, path[step - 1])
+    res = runner.invoke(
+        app, ["run", str(ROOT / "configs/train_saddle.yaml"), "transforms=[]", "--json",
+              "--out", str(tmp_path)],
+    )  # fmt: skip
+    assert res.exit_code == 1
+    saved = json.loads((Path(json.loads(res.stdout)["run_dir"]) / "result.json").read_text())
+    assert saved["figures"]["outcome"] == "diverged" and saved["status"] == 1

@@ -7,7 +7,6 @@ failure (or some ensemble members failed; the run folder records which).
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import shlex
 import sys
@@ -21,7 +20,8 @@ from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,
+    rich_markup_mode=None,  # click's plain help: flags show as flags, not "<bool>"
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     help="Numba-compiled numerical experiments (RK45, BFGS, RMSprop) driven by YAML files.",
@@ -219,15 +219,27 @@ def run(
                 rd.write_result(result)
         except KeyboardInterrupt:
             _interrupted(rd, config, overrides, exp)
+        except OSError as exc:  # the run folder cannot be made or written: the user can fix it
+            _fail(_filesystem_message(exc, Path(out_dir or cfg.output)))
         result["run_dir"] = str(rd.path)
         if as_json:
-            print(json.dumps(result, default=str))
+            print(runs.strict_json(result))
         elif not quiet:
             _print_summary(result)
         else:
             out.print(str(rd.path), highlight=False)
         if outcome.status != 0:
             raise typer.Exit(1)
+
+
+def _filesystem_message(exc: OSError, output: Path) -> str:
+    """One line for a run folder that cannot be made or written: the path, the reason, and
+    where run folders go."""
+    target = Path(exc.filename) if exc.filename is not None else output
+    reason = exc.strerror or str(exc)
+    if isinstance(exc, FileExistsError) and target.exists() and not target.is_dir():
+        reason = "exists and is not a folder"
+    return f"{target}: {reason} (run folders are written under --out, or the config's output)"
 
 
 def _interrupted(rd, config: Path, overrides, exp) -> None:
@@ -559,8 +571,28 @@ def plot(
         out.print(f"wrote {target}", highlight=False)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        out.print(f"workbench {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Numba-compiled numerical experiments (RK45, BFGS, RMSprop) driven by YAML files."""
+
+
 def main() -> None:
-    app()
+    app(prog_name="workbench")
 
 
 if __name__ == "__main__":

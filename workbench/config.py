@@ -142,12 +142,72 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     return str(exc).splitlines()[0] if str(exc) else "invalid YAML"
 
 
-def load_yaml(text: str, *, file: str | os.PathLike[str] | None = None) -> Any:
-    """Parse YAML ``text`` with :class:`Loader`; a syntax error is a :class:`ConfigError`."""
+#: Limits on what a config may ask of the reader, each raised by an environment variable of
+#: the same name: the file's size, and the number of values once aliases are expanded (an
+#: "alias bomb", a few lines whose anchors nest, expands to billions of values).
+LIMITS = {"WORKBENCH_MAX_CONFIG_BYTES": 1 << 20, "WORKBENCH_MAX_CONFIG_VALUES": 1_000_000}
+
+
+def limit(name: str) -> int:
+    """The limit ``name`` (see :data:`LIMITS`), from the environment if set there."""
+    text = os.environ.get(name)
+    if text is None:
+        return LIMITS[name]
     try:
-        return yaml.load(text, Loader=Loader)  # Loader is a SafeLoader subclass
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"environment variable {name}={text!r} must be an integer") from None
+    return value
+
+
+def load_yaml(text: str, *, file: str | os.PathLike[str] | None = None) -> Any:
+    """Parse YAML ``text`` with :class:`Loader`; a syntax error is a :class:`ConfigError`, and
+    so is a document that expands (through aliases) to more values than the limit."""
+    loader = Loader(text)  # a SafeLoader subclass
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node, limit("WORKBENCH_MAX_CONFIG_VALUES"), file)
+        return loader.construct_document(node)
     except yaml.YAMLError as exc:
         raise ConfigError(_yaml_problem(exc), file=file) from None
+    finally:
+        loader.dispose()
+
+
+def _check_expansion(root: yaml.Node, most: int, file) -> None:
+    """Count the values ``root`` stands for with every alias expanded (each shared node once
+    per use, computed once per node), refusing a recursive alias or more than ``most``."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    open_nodes: set[int] = set()
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if key in sizes:
+            continue
+        children = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        if children_done:
+            total = 1 + sum(sizes[id(c)] for c in children)
+            sizes[key] = total
+            open_nodes.discard(key)
+            if total > most:
+                raise ConfigError(
+                    f"the document expands (aliases included) to more than {most:,} values; "
+                    "set WORKBENCH_MAX_CONFIG_VALUES to raise the limit",
+                    file=file,
+                )
+            continue
+        if key in open_nodes:
+            raise ConfigError("a recursive alias (an anchor used inside itself)", file=file)
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
 
 
 # -------------------------------------------------------------------------------- Loading files
@@ -164,6 +224,13 @@ def load_file(path: str | os.PathLike[str]) -> dict:
         raise ConfigError(f"cannot read: {exc.strerror or exc}", file=path) from None
     if p.is_dir():
         raise ConfigError("is a directory, not a config file", file=path)
+    most = limit("WORKBENCH_MAX_CONFIG_BYTES")
+    if st.st_size > most:
+        raise ConfigError(
+            f"is {st.st_size:,} bytes; config files are limited to {most:,} bytes (set "
+            "WORKBENCH_MAX_CONFIG_BYTES to raise the limit)",
+            file=path,
+        )
     # Keyed on mtime and size so an edited file is re-read; callers get their own deep copy.
     raw = _load_cached(str(p.resolve()), st.st_mtime_ns, st.st_size, str(path))
     return copy.deepcopy(raw)

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import hashlib
 import json
+import math
 import os
 import re
 import secrets
@@ -49,10 +51,20 @@ class ResumeError(ValueError):
     """A folder given to resume is not an interrupted run (or not this config's)."""
 
 
+#: Longest name kept whole in a folder name; the time stamp, id and ``.partial`` suffix add
+#: 32 characters, well inside the usual 255-byte limit of a file name.
+MAX_NAME = 100
+
+
 def _safe_name(name: str) -> str:
-    """``name`` made usable as part of one folder name (no separators, no leading dot)."""
-    cleaned = re.sub(r"[^A-Za-z0-9._+-]+", "-", name).strip(".-")
-    return cleaned or "run"
+    """``name`` made usable as part of one folder name (no separators, no leading dot; a
+    name longer than :data:`MAX_NAME` is cut and ends with a hash of the whole, so that two
+    long names never share a folder name)."""
+    cleaned = re.sub(r"[^A-Za-z0-9._+-]+", "-", name).strip(".-") or "run"
+    if len(cleaned) > MAX_NAME:
+        digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:12]
+        cleaned = f"{cleaned[: MAX_NAME - 13].rstrip('.-')}-{digest}"
+    return cleaned
 
 
 class RunDir:
@@ -145,7 +157,7 @@ class RunDir:
 
     def write_result(self, result: Mapping[str, Any]) -> Path:
         """Write ``result.json``; numpy scalars and arrays become JSON numbers and lists."""
-        text = json.dumps(_jsonable(dict(result), "result"), indent=2, allow_nan=True)
+        text = json.dumps(_jsonable(dict(result), "result"), indent=2, allow_nan=False)
         path = self._write(RESULT_FILE, (text + "\n").encode("utf-8"))
         self._has_result = True
         return path
@@ -320,9 +332,18 @@ def partial_and_final(path: str | os.PathLike[str]) -> tuple[Path, Path]:
     return path, final
 
 
+def strict_json(value: Any, **options) -> str:
+    """``value`` as strict JSON text (see :func:`_jsonable`): what ``result.json`` holds and
+    ``workbench run --json`` prints."""
+    return json.dumps(_jsonable(value, "value"), allow_nan=False, **options)
+
+
 def _jsonable(value: Any, where: str) -> Any:
-    """``value`` with numpy types, tuples, paths and dataclasses turned into JSON types."""
-    if value is None or isinstance(value, (bool, int, float, str)):
+    """``value`` with numpy types, tuples, paths and dataclasses turned into JSON types; NaN
+    and infinities become ``null`` (strict JSON, which ``jq`` and JavaScript read)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, np.ndarray):
         return _jsonable(value.tolist(), where)

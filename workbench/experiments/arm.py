@@ -21,6 +21,7 @@ from ..integrate import solve_ivp, solve_ivp_batch
 from ..integrate.tabulated import TableError, pack_table, table_range
 from ..models import arm as model
 from .base import (
+    MAX_SAMPLES,
     Comparison,
     ComparisonRow,
     Experiment,
@@ -69,7 +70,7 @@ class _TorqueBase(Section):
 class _Generated(_TorqueBase):
     """Generators are sampled onto a table (like a measured torque) and then interpolated."""
 
-    samples: int = Field(1001, ge=2)
+    samples: int = Field(1001, ge=2, le=MAX_SAMPLES)
     t_start: float | None = None
     t_stop: float | None = None
 
@@ -88,13 +89,13 @@ class TableTorque(_TorqueBase):
 
 class ZeroTorque(_Generated):
     kind: Literal["zero"]
-    samples: int = Field(2, ge=2)
+    samples: int = Field(2, ge=2, le=MAX_SAMPLES)
 
 
 class ConstantTorque(_Generated):
     kind: Literal["constant"]
     value: Pair = (0.0, 0.0)
-    samples: int = Field(2, ge=2)
+    samples: int = Field(2, ge=2, le=MAX_SAMPLES)
 
 
 class SinesTorque(_Generated):
@@ -130,7 +131,7 @@ class Solver(Section):
     rtol: float = Field(1e-6, gt=0, allow_inf_nan=False)
     atol: float | list[float] = 1e-9
     t_span: Pair = (0.0, 1.0)
-    t_eval: int | list[float] | None = Field(
+    t_eval: Annotated[int, Field(ge=1, le=MAX_SAMPLES)] | list[float] | None = Field(
         1001, description="a count (equally spaced on t_span), a list of times, or null (steps)"
     )
     first_step: float | None = Field(None, gt=0, allow_inf_nan=False)
@@ -250,12 +251,12 @@ class Range(Section):
 
 
 class Ensemble(Section):
-    size: int = Field(10_000, ge=1)
+    size: int = Field(10_000, ge=1, le=MAX_SAMPLES)
     sampling: Literal["uniform", "grid"] = "uniform"
     q_deg: Range | None = None
     qdot_deg_s: Range | None = None
     params: dict[Literal["L1", "I1", "I2", "M2", "D2"], Pair] = Field(default_factory=dict)
-    t_eval: int | list[float] = 11
+    t_eval: Annotated[int, Field(ge=1, le=MAX_SAMPLES)] | list[float] = 11
 
 
 class ArmConfig(ExperimentConfig):

@@ -32,6 +32,14 @@ class ExperimentConfig(Section):
     output: str = "runs"
 
 
+#: Upper bounds on counts in configs, so that a typo (``samples: 1e12``) is a clear error at
+#: validation and not an allocation of terabytes: samples and members, steps and epochs, and
+#: widths (features, hidden units, classes).
+MAX_SAMPLES = 10_000_000
+MAX_STEPS = 100_000_000
+MAX_WIDTH = 100_000
+
+
 class ProblemError(ValueError):
     """A config that validates but cannot be run (a torque file that is not a table, say).
 

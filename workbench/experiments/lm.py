@@ -23,6 +23,9 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from .base import (
+    MAX_SAMPLES,
+    MAX_STEPS,
+    MAX_WIDTH,
     Comparison,
     ComparisonRow,
     Experiment,
@@ -48,8 +51,8 @@ class Data(Section):
 
 
 class Model(Section):
-    hidden: int = Field(128, ge=1)
-    layers: int = Field(1, ge=1)
+    hidden: int = Field(128, ge=1, le=MAX_WIDTH)
+    layers: int = Field(1, ge=1, le=1000)
 
 
 class Optimizer(Section):
@@ -61,14 +64,14 @@ class Optimizer(Section):
 
 
 class Training(Section):
-    epochs: int = Field(6, ge=1)
-    batch_size: int = Field(32, ge=1)
-    num_steps: int = Field(35, ge=1)
+    epochs: int = Field(6, ge=1, le=MAX_STEPS)
+    batch_size: int = Field(32, ge=1, le=MAX_SAMPLES)
+    num_steps: int = Field(35, ge=1, le=MAX_SAMPLES)
     clip_norm: float | None = Field(5.0, gt=0, description="global gradient norm (null: off)")
 
 
 class Sample(Section):
-    length: int = Field(200, ge=0)
+    length: int = Field(200, ge=0, le=MAX_SAMPLES)
     temperature: float = Field(0.8, ge=0, description="0: greedy (argmax)")
     prime: str = Field("", description="text that warms up the state first")
 

@@ -20,6 +20,9 @@ from ..data.labeled import DataError, design_matrix, read_csv, read_npz, synthet
 from ..models import logistic
 from ..optimize import minimize_bfgs, minimize_bfgs_batch
 from .base import (
+    MAX_SAMPLES,
+    MAX_STEPS,
+    MAX_WIDTH,
     Comparison,
     ComparisonRow,
     Experiment,
@@ -33,8 +36,8 @@ from .base import (
 
 class SyntheticData(Section):
     kind: Literal["synthetic"]
-    samples: int = Field(100, ge=2)
-    features: int = Field(2, ge=1)
+    samples: int = Field(100, ge=2, le=MAX_SAMPLES)
+    features: int = Field(2, ge=1, le=MAX_WIDTH)
     separation: float = Field(2.0, ge=0, description="distance between the class means")
     label_noise: float = Field(0.05, ge=0, le=0.5, description="fraction of flipped labels")
 
@@ -62,14 +65,14 @@ class Model(Section):
 class Solver(Section):
     gtol: float = Field(1e-5, gt=0)
     norm: float = float("inf")
-    maxiter: int | None = Field(None, ge=1)
+    maxiter: int | None = Field(None, ge=1, le=MAX_STEPS)
     xrtol: float = Field(0.0, ge=0)
     c1: float = Field(1e-4, gt=0, lt=1)
     c2: float = Field(0.9, gt=0, lt=1)
 
 
 class Bootstrap(Section):
-    resamples: int = Field(1000, ge=2)
+    resamples: int = Field(1000, ge=2, le=MAX_SAMPLES)
     confidence: float = Field(0.95, gt=0, lt=1)
 
 
@@ -85,14 +88,33 @@ def load_data(cfg: LogregConfig, base_dir: Path | None = None):
     """(X, y, feature names) for the config; DataError becomes a ProblemError on ``data``."""
     d = cfg.data
     if isinstance(d, SyntheticData):
-        return synthetic(d.samples, d.features, d.separation, d.label_noise, cfg.seed)
+        X, y, names = synthetic(d.samples, d.features, d.separation, d.label_noise, cfg.seed)
+        _check_classes(y, "data.samples", "more samples (or less label noise)")
+        return X, y, names
     path = Path(d.path)
     if not path.is_absolute() and base_dir is not None and not path.exists():
         path = base_dir / path
     try:
-        return read_csv(path, d.label) if isinstance(d, CsvData) else read_npz(path)
+        X, y, names = read_csv(path, d.label) if isinstance(d, CsvData) else read_npz(path)
     except DataError as exc:
         raise ProblemError("data.path", str(exc)) from None
+    _check_classes(y, "data.path", f"a file with both labels, 0 and 1 ({path})")
+    return X, y, names
+
+
+def _check_classes(y, key: str, remedy: str) -> None:
+    """Logistic regression on no samples, or on one class only, has no answer: the loss
+    keeps falling as the weights grow. Refuse it before fitting, saying what to give."""
+    if len(y) == 0:
+        raise ProblemError(key, f"the data have no samples; give {remedy}")
+    present = set(np.unique(y).tolist())
+    if len(present) < 2:
+        (label,) = present
+        raise ProblemError(
+            key,
+            f"every one of the {len(y)} samples has label {label:g}: logistic regression "
+            f"needs both classes (the loss has no minimum); give {remedy}",
+        )
 
 
 _NO_WEIGHTS = np.empty(0)  # every sample once (the loss only reads it)

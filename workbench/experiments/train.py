@@ -25,6 +25,9 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from .base import (
+    MAX_SAMPLES,
+    MAX_STEPS,
+    MAX_WIDTH,
     Comparison,
     ComparisonRow,
     Experiment,
@@ -50,22 +53,22 @@ class DigitsData(_Data):
 
 class BlobsData(_Data):
     kind: Literal["blobs"]
-    samples: int = Field(600, ge=4)
-    classes: int = Field(3, ge=2)
-    features: int = Field(2, ge=1)
+    samples: int = Field(600, ge=4, le=MAX_SAMPLES)
+    classes: int = Field(3, ge=2, le=MAX_WIDTH)
+    features: int = Field(2, ge=1, le=MAX_WIDTH)
     spread: float = Field(1.0, gt=0)
 
 
 class MoonsData(_Data):
     kind: Literal["moons"]
-    samples: int = Field(600, ge=4)
+    samples: int = Field(600, ge=4, le=MAX_SAMPLES)
     noise: float = Field(0.1, ge=0)
 
 
 class SpiralsData(_Data):
     kind: Literal["spirals"]
-    samples: int = Field(600, ge=4)
-    classes: int = Field(3, ge=2)
+    samples: int = Field(600, ge=4, le=MAX_SAMPLES)
+    classes: int = Field(3, ge=2, le=MAX_WIDTH)
     noise: float = Field(0.2, ge=0)
 
 
@@ -82,7 +85,7 @@ Data = Annotated[
 
 class MLPModel(Section):
     kind: Literal["mlp"]
-    hidden: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [64])
+    hidden: list[Annotated[int, Field(ge=1, le=MAX_WIDTH)]] = Field(default_factory=lambda: [64])
     activation: Literal["relu", "tanh"] = "relu"
     dropout_input: float = Field(0.0, ge=0, lt=1)
     dropout_hidden: float = Field(0.0, ge=0, lt=1)
@@ -116,8 +119,8 @@ class SaddleModel(Section):
     """``f(x, y) = x^T A x / 2 + x^T C y - y^T D y / 2`` (A, D positive definite, seeded)."""
 
     kind: Literal["saddle"]
-    nx: int = Field(2, ge=1)
-    ny: int = Field(2, ge=1)
+    nx: int = Field(2, ge=1, le=MAX_WIDTH)
+    ny: int = Field(2, ge=1, le=MAX_WIDTH)
 
 
 Model = Annotated[
@@ -185,9 +188,13 @@ Transform = Annotated[
 
 
 class Training(Section):
-    epochs: int = Field(20, ge=1, description="passes over the training set (data models)")
-    batch_size: int = Field(64, ge=1)
-    steps: int = Field(2000, ge=1, description="optimizer steps (test-function models)")
+    epochs: int = Field(
+        20, ge=1, le=MAX_STEPS, description="passes over the training set (data models)"
+    )
+    batch_size: int = Field(64, ge=1, le=MAX_SAMPLES)
+    steps: int = Field(
+        2000, ge=1, le=MAX_STEPS, description="optimizer steps (test-function models)"
+    )
     dtype: Literal["float64", "float32"] = "float64"
 
 
@@ -380,6 +387,8 @@ class DataProblem:
         history = {k: [] for k in ("train_loss", "test_loss", "test_accuracy", "train_accuracy")}
         batch_losses = np.empty(self.total_steps)
         step = 0
+        bound = None
+        last_good = {k: np.array(v) for k, v in params.items()}
         for epoch in range(cfg.training.epochs):
             running = 0.0
             for b, idx in enumerate(self.batches.epoch(epoch)):
@@ -390,6 +399,16 @@ class DataProblem:
                     loss, g = loss_and_grad(params, self.Xtr[idx], self.ytr[idx], **kw)
                 else:
                     loss, g = loss_and_grad(params, self.Xtr[idx], self.ytr[idx], out=grads, **kw)
+                bound = divergence_bound(float(loss)) if bound is None else bound
+                if not abs(float(loss)) <= bound:  # the state the loss was taken at: bad
+                    for k in params:
+                        params[k][...] = last_good[k]
+                    out = {k: np.array(v) for k, v in history.items()}
+                    out["batch_loss"] = np.append(batch_losses[:step], loss)
+                    out["diverged"] = np.array([step, float(loss), bound])
+                    return params, out
+                for k in params:  # the last state whose loss was within bounds
+                    np.copyto(last_good[k], params[k])
                 opt.step(g)
                 if hasattr(opt, "params_to_host") and target == "cuda":
                     opt.params_to_host()
@@ -460,12 +479,24 @@ class FunctionProblem:
             distance[i] = np.linalg.norm(flat - np.concatenate([sol[k] for k in params]))
 
         record(0)
+        bound = divergence_bound(values[0])
         for i in range(n):
             _, g = self.value_grad(params)
             opt.step(g)
             if target == "cuda" and hasattr(opt, "params_to_host"):
                 opt.params_to_host()
             record(i + 1)
+            if not abs(values[i + 1]) <= bound:  # NaN fails too
+                # keep the last state within bounds (step i), and the history to the blow-up
+                at = 0
+                for k in params:
+                    size = params[k].size
+                    params[k][...] = path[i, at : at + size].reshape(params[k].shape)
+                    at += size
+                history = {"value": values[: i + 2], "distance": distance[: i + 2]}
+                history["path"] = path[: i + 2]
+                history["diverged"] = np.array([i + 1, values[i + 1], bound])
+                return params, history
             if progress is not None and ((i + 1) % 100 == 0 or i + 1 == n):
                 progress(i + 1, n, f"{label}f {values[i + 1]:.4g}")
         return params, {"value": values, "distance": distance, "path": path}
@@ -520,8 +551,29 @@ def run(cfg: TrainConfig, target: str, progress=None, base_dir: Path | None = No
     )
 
 
+#: A loss (or function value) larger in magnitude than this many times its first value (or
+#: 1) ends the run as diverged: it has left every scale the problem had.
+DIVERGENCE_FACTOR = 1e8
+
+
+def divergence_bound(first: float) -> float:
+    """The magnitude past which a run with first loss ``first`` is diverged."""
+    scale = abs(first) if np.isfinite(first) else 1.0
+    return DIVERGENCE_FACTOR * max(1.0, scale)
+
+
 def _figures(problem, history) -> tuple[dict, bool, str]:
     """Key numbers of one training run, and whether it ended with finite numbers."""
+    if "diverged" in history:
+        step, value, bound = history["diverged"].tolist()
+        what = "loss" if isinstance(problem, DataProblem) else "value"
+        figs = {"diverged_at_step": int(step), "outcome": "diverged"}
+        message = (
+            f"diverged at step {int(step)}: the {what} reached {value:.3g} "
+            f"(bound {bound:.3g}); the parameters are the last state within bounds. Lower "
+            "the learning rate or add a transform such as clip_norm"
+        )
+        return figs, False, message
     if isinstance(problem, DataProblem):
         figs = {
             "final_train_loss": float(history["train_loss"][-1]),

@@ -1,0 +1,5 @@
+"""``python -m workbench``: the same command as ``workbench``."""
+
+from .cli import main
+
+main()
