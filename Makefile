@@ -1,9 +1,11 @@
 # The first two targets are the README's two commands: each creates and fills .venv by itself.
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-stamp
+# The stamp names the interpreter: a new python3 (another minor version) makes a new venv.
+PYVER  := $(shell python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+STAMP  := $(VENV)/.installed-py$(PYVER)
 
-.PHONY: run test bench clean clean-cache
+.PHONY: run test bench clean clean-cache upgrade
 
 run: $(STAMP)
 	$(VENV)/bin/workbench run configs/arm.yaml
@@ -17,12 +19,28 @@ test: $(STAMP)
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
-# Reinstall when the install is missing or older than pyproject.toml.
-$(STAMP): pyproject.toml
+# Reinstall when the install is missing or older than pyproject.toml or the pins, from the
+# pinned versions in constraints.txt; a venv made by another python3 is made anew.
+$(STAMP): pyproject.toml constraints.txt
+	@if [ -x $(PY) ] && [ "$$($(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])')" != "$(PYVER)" ]; then \
+		echo "python3 is now $(PYVER): making $(VENV) anew"; rm -rf $(VENV); fi
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[test]'
+	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
+
+# Re-resolve the newest versions in a scratch venv, write them to constraints.txt, then
+# reinstall and run the tests on them (a red run says which release moved the numbers).
+upgrade:
+	rm -rf .venv-upgrade
+	python3 -m venv .venv-upgrade
+	.venv-upgrade/bin/python -m pip install -q --upgrade pip
+	.venv-upgrade/bin/python -m pip install -q -e '.[test]'
+	{ sed -n '1,3p' constraints.txt; .venv-upgrade/bin/python -m pip freeze --exclude-editable; } > constraints.new
+	mv constraints.new constraints.txt
+	rm -rf .venv-upgrade
+	$(MAKE) test
 
 # Numba invalidates a cached kernel only when its own file changes: after editing a function
 # that kernels in other files call, drop the compiled kernels.
@@ -30,5 +48,5 @@ clean-cache:
 	find workbench -name '*.nbi' -delete -o -name '*.nbc' -delete
 
 clean: clean-cache
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) .venv-upgrade build *.egg-info
 	find . -name __pycache__ -prune -exec rm -rf {} +

@@ -32,8 +32,10 @@ for path in sys.argv[3].split(","):
         obj = obj()  # a getter that builds its callback on first use
     if hasattr(obj, "stats"):
         stats[path] = [sum(obj.stats.cache_hits.values()), sum(obj.stats.cache_misses.values())]
-    else:  # a CompiledRHS / CompiledObjective: its cfunc counts hits as an int
-        stats[path] = [obj.cfunc.cache_hits, 0]
+    else:  # a CompiledRHS / CompiledObjective: its cfunc is compiled once, at definition,
+        # either loaded from the cache (one hit) or compiled (no hit: a miss)
+        hits = obj.cfunc.cache_hits
+        stats[path] = [hits, 1 - hits]
 print(json.dumps(stats))
 """
 

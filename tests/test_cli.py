@@ -238,7 +238,9 @@ def test_list_info_compare_and_plot(tmp_path):
     cmp = invoke("compare", ROOT / "configs/arm.yaml", "solver.t_eval=11", "--repeats", "1")
     assert cmp.exit_code == 0, cmp.output
     rel = float(re.search(r"max rel difference\s*│\s*([0-9.e+-]+)", cmp.stdout).group(1))
-    assert rel < 1e-4
+    # scipy runs the numpy form of the arm (np.interp, a matrix inverse), which rounds
+    # otherwise: the two agree to the solve's tolerance (rtol 1e-6), measured 6e-6 here
+    assert rel < 1e-5
     path = write_config(tmp_path, GOOD.format(out=tmp_path / "runs"))
     assert invoke("run", path, "--quiet").exit_code == 0
     (folder,) = (tmp_path / "runs").iterdir()

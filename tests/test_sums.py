@@ -6,6 +6,7 @@ one (if the CPU has its instructions), so each model is checked in its own proce
 
 from __future__ import annotations
 
+import ast
 import ctypes
 import os
 import subprocess
@@ -83,7 +84,7 @@ def run_check(core: str | None, seed: int) -> tuple[str, list]:
     )
     assert out.returncode == 0, out.stderr
     order, bad = out.stdout.strip().split(" ", 1)
-    return order, eval(bad)  # a list of tuples printed by CHECK
+    return order, ast.literal_eval(bad)  # a list of tuples printed by CHECK
 
 
 @njit

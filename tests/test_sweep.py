@@ -576,3 +576,45 @@ def test_sweep_runs_keep_the_experiments_files_and_can_be_sampled(tmp_path):
         assert sampled.exit_code == 0, sampled.output
         text = sampled.output[:-1]  # less the final newline
         assert len(text) == 20 and set(text) <= set(vocab["symbols"])
+
+
+def test_the_summary_table_folds_numbers_at_80_columns_and_never_cuts_them(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from workbench.sweeps.results import OK, SweepResult, summary_table
+
+    columns = ["index", "solver.rtol", "solver.atol", "status", "nfev", "energy_error",
+               "max_angle_deg", "wall_s", "message", "run_dir"]  # fmt: skip
+    rows = [
+        {"index": i, "solver.rtol": 10.0**-i, "solver.atol": 10.0 ** (-i - 3), "status": OK,
+         "nfev": 1000 * i + 123, "energy_error": 1.23456e-12 * i, "max_angle_deg": 123.456,
+         "wall_s": 0.0123, "message": "ok", "run_dir": "x"}
+        for i in range(3, 7)
+    ]  # fmt: skip
+    result = SweepResult(tmp_path, columns, rows, skipped=0, failed=[])
+    screen = io.StringIO()
+    Console(file=screen, width=80).print(summary_table(result))
+    text = screen.getvalue()
+    assert "…" not in text and "..." not in text
+    for row in rows:  # every digit of every number is there, maybe folded over lines
+        for col in ("solver.rtol", "energy_error", "nfev"):
+            value = row[col]
+            shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+            assert shown in text.replace("\n", "").replace("│", "").replace(" ", "")
+
+
+def test_list_prints_one_line_per_entry_when_piped():
+    from typer.testing import CliRunner
+
+    from workbench import experiments
+    from workbench.cli import app
+
+    res = CliRunner().invoke(app, ["list"])
+    lines = res.stdout.splitlines()
+    for kind in experiments.KINDS:
+        summary = experiments.get(kind).summary
+        assert any(
+            line.startswith(f"kind    {kind}: ") and line.endswith(summary) for line in lines
+        )

@@ -320,8 +320,8 @@ def _flat(figures: dict, prefix: str = ""):
 def _print_summary(result: dict) -> None:
     ok = result["status"] == 0
     table = Table(title=f"{result['experiment']}: {result['name']}", show_header=False)
-    table.add_column("figure", style="cyan")
-    table.add_column("value")
+    table.add_column("figure", style="cyan", overflow="fold")
+    table.add_column("value", overflow="fold")
     table.add_row("status", ("[green]" if ok else "[red]") + result["message"])
     for key, value in _flat(result["figures"]):
         table.add_row(key, escape(_format(value)))
@@ -364,7 +364,12 @@ def list_(debug: DebugOpt = False) -> None:
     from .config import load_file
 
     for kind in experiments.KINDS:
-        out.print(f"kind    [bold]{kind}[/]: {experiments.get(kind).summary}", highlight=False)
+        # soft_wrap: one line per entry, also when piped (no wrapping at the console's width)
+        out.print(
+            f"kind    [bold]{kind}[/]: {experiments.get(kind).summary}",
+            highlight=False,
+            soft_wrap=True,
+        )
     for path in _bundled_configs():
         try:
             raw = load_file(path)
@@ -372,7 +377,7 @@ def list_(debug: DebugOpt = False) -> None:
         except Exception as exc:  # a broken file is listed, not fatal
             what = f"unreadable ({exc})"
         shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
-        out.print(f"config  {shown}  ({what})", highlight=False)
+        out.print(f"config  {shown}  ({what})", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -407,9 +412,9 @@ def compare(
         cfg, exp = _resolve(config, overrides)
         result = exp.compare(cfg, config.parent, repeats=repeats)
         table = Table(title=f"{cfg.experiment}: workbench vs reference")
-        table.add_column("")
-        table.add_column("workbench")
-        table.add_column("reference")
+        table.add_column("", overflow="fold")
+        table.add_column("workbench", overflow="fold")
+        table.add_column("reference", overflow="fold")
         for row in result.rows:
             table.add_row(row.quantity, _format(row.ours), _format(row.reference))
         table.add_row("max abs difference", f"{result.max_abs_diff:.3g}", "")

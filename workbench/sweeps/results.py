@@ -84,7 +84,9 @@ def summary_table(result: SweepResult, sort: str | None = None):
     ]
     table = Table(title=f"sweep {result.path.name}: {len(rows)} runs")
     for col in shown:
-        table.add_column(col, justify="right" if col not in ("status",) else "left")
+        # fold, never cut: at 80 columns a number ellipsised to "1e-..." says nothing
+        justify = "right" if col not in ("status",) else "left"
+        table.add_column(col, justify=justify, overflow="fold")
     colours = {OK: "green", "pending": "dim", "running": "yellow"}
     for row in rows:
         cells = []
