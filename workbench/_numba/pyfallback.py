@@ -35,6 +35,7 @@ __all__ = [
     "numba_reason",
     "require_compiled",
     "run_as_python",
+    "type_key",
 ]
 
 log = logging.getLogger("workbench")
@@ -83,11 +84,13 @@ def _user_stacklevel() -> int:
 _verdicts: dict = {}
 
 
-def _type_key(value):
+def type_key(value):
+    """What of a value fixes how Numba types it: an array's dtype and dimensions, a tuple's
+    members, else the Python type (a hashable key for memoising per argument types)."""
     if isinstance(value, np.ndarray):
         return (np.ndarray, value.dtype, value.ndim)
     if isinstance(value, tuple):
-        return tuple(map(_type_key, value))
+        return tuple(map(type_key, value))
     return type(value)
 
 
@@ -115,7 +118,7 @@ def compile_or_fallback(fun, name: str, make: Callable, check: Callable, args: t
     if getattr(fun, _PYTHON_ATTR, False):
         return None
     try:
-        key = (fun, tuple(map(_type_key, args)))
+        key = (fun, tuple(map(type_key, args)))
         hash(key)
     except TypeError:
         key = None

@@ -15,6 +15,7 @@ from numba import njit
 from numba.core.errors import NumbaError
 
 from .._numba import as_dispatcher, compile_cfunc, compile_or_fallback, unpack_lines
+from .._numba.pyfallback import type_key
 from ._rhs import RHS_SIGNATURE
 
 _TERMINAL_MESSAGE = "The `terminal` attribute of each event must be a boolean or positive integer."
@@ -97,19 +98,13 @@ _prepared: dict = {}
 _checked: set = set()
 
 
-def _type_key(value):
-    if isinstance(value, np.ndarray):
-        return (np.ndarray, value.dtype, value.ndim)
-    return type(value)
-
-
 def check_event_values(event_set: EventSet, t0, y0, args, leading=()) -> bool:
     """Call each event once at the start and check that it returns one real number (once per
     set of functions and argument types: the result's type does not change with values).
 
     Returns False, after a :class:`PythonFallbackWarning`, when Numba cannot compile one of
     them: then the caller runs every function as plain Python."""
-    key = (event_set.functions, _type_key(y0), *map(_type_key, (*leading, *args)))
+    key = (event_set.functions, type_key(y0), *map(type_key, (*leading, *args)))
     if key in _checked:
         return True
     for i, original in enumerate(event_set.originals):
