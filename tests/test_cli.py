@@ -318,3 +318,14 @@ def test_counts_are_bounded_integers(override, tmp_path):
     assert res.exit_code == 2 and "Traceback" not in res.output
     key = override.split("=")[0]
     assert f"{key}:" in res.stderr and not any(tmp_path.iterdir())
+
+
+def test_a_run_that_would_not_fit_in_memory_is_refused_with_the_estimate(tmp_path):
+    res = runner.invoke(
+        app, ["run", str(ROOT / "configs/arm_ensemble.yaml"), "ensemble.size=10000000",
+              "ensemble.t_eval=10000000", "--out", str(tmp_path)],
+    )  # fmt: skip
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    # 10^7 members x 10^7 times x 5 states x 8 bytes = 3.55 PiB (plus the small per-member rest)
+    assert "ensemble.size: the run's arrays would take about 3.55 PiB" in res.stderr
+    assert not any(tmp_path.iterdir())

@@ -29,6 +29,7 @@ from .base import (
     Outcome,
     ProblemError,
     Section,
+    check_memory,
     median_time,
 )
 
@@ -377,8 +378,36 @@ def event_functions(cfg: ArmConfig) -> list | None:
 
 
 def check(cfg: ArmConfig, base_dir: Path | None = None) -> None:
-    """Build the torque table once, so that file and range problems surface before a run."""
+    """Refuse a run whose arrays would not fit in memory, then build the torque table once,
+    so that file and range problems surface before a run."""
+    _check_memory(cfg)
     packed_torque(cfg, base_dir)
+
+
+def _count(spec) -> int:
+    return spec if isinstance(spec, int) else len(spec)
+
+
+def _check_memory(cfg: ArmConfig) -> None:
+    """The big arrays of an arm run, estimated before any is made: the torque table (grid,
+    values and slopes or spline coefficients), and the outputs (an ensemble's states at its
+    output times, its members and events; a single solve's samples)."""
+    n, e = model.N_STATE, len(cfg.events)
+    tq = cfg.torque
+    samples = getattr(tq, "samples", 0) or 0
+    torque = 8.0 * samples * (1 + 2 * 4 + 2)  # grid, cubic coefficients, the table itself
+    if cfg.ensemble is not None:
+        m, k = cfg.ensemble.size, _count(cfg.ensemble.t_eval)
+        per_member = n * k + n + model.N_PARAMS + 4 + e * (1 + 2 * (1 + n))
+        check_memory(
+            "ensemble.size", torque + 8.0 * m * per_member,
+            f"{m:,} members x {k:,} output times of {n} states",
+        )  # fmt: skip
+    elif cfg.solver.t_eval is not None:
+        k = _count(cfg.solver.t_eval)
+        check_memory("solver.t_eval", torque + 8.0 * 3 * n * k, f"{k:,} output times of {n} states")
+    elif torque:
+        check_memory("torque.samples", torque, f"a torque table of {samples:,} samples")
 
 
 def is_batched(cfg: ArmConfig) -> bool:

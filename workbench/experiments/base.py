@@ -40,6 +40,37 @@ MAX_STEPS = 100_000_000
 MAX_WIDTH = 100_000
 
 
+def available_memory() -> int | None:
+    """Bytes of physical memory free now (None where the system does not say)."""
+    import os
+
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _size(nbytes: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if nbytes < 1024 or unit == "PiB":
+            return f"{nbytes:.3g} {unit}" if unit != "bytes" else f"{int(nbytes)} bytes"
+        nbytes /= 1024
+    return f"{nbytes:.3g} PiB"
+
+
+def check_memory(key: str, nbytes: float, what: str) -> None:
+    """Raise :class:`ProblemError` on ``key`` before anything is allocated when a run's
+    arrays (``nbytes``, an estimate: ``what`` says of what) would not fit in the memory free
+    now."""
+    free = available_memory()
+    if free is not None and nbytes > free:
+        raise ProblemError(
+            key,
+            f"the run's arrays would take about {_size(nbytes)} ({what}); this machine has "
+            f"{_size(free)} free: make the run smaller",
+        )
+
+
 class ProblemError(ValueError):
     """A config that validates but cannot be run (a torque file that is not a table, say).
 
