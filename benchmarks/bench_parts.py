@@ -211,6 +211,33 @@ def minimize_fixed_cost() -> None:
     print(f"  CompiledObjective                   {t_compiled * us:7.2f} us")  # fmt: skip
 
 
+class _Decay:
+    """A plain-Python right-hand side Numba cannot compile (a bound method)."""
+
+    def rhs(self, t, y):
+        return -y
+
+
+def python_overhead() -> None:
+    """What the plain-Python path adds per evaluation: ``solve_ivp`` on a trivial bound
+    method, per evaluation, against the bare call (with the copy of y scipy also makes)."""
+    import warnings
+
+    from workbench.integrate import PythonFallbackWarning
+
+    fun = _Decay().rhs
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PythonFallbackWarning)
+        res = solve_ivp(fun, (0.0, 10.0), [1.0], rtol=1e-8, atol=1e-10)
+        t_solve = best(lambda: solve_ivp(fun, (0.0, 10.0), [1.0], rtol=1e-8, atol=1e-10), 20, 5)
+    y = np.ones(1)
+    t_call = best(lambda: fun(0.0, y.copy()), 100_000, 5)
+    per_eval = t_solve / res.nfev
+    print(f"plain Python rhs (a bound method), {res.nfev} evaluations:")
+    print(f"  per evaluation through solve_ivp    {per_eval * 1e6:7.2f} us   (the bare call "
+          f"{t_call * 1e6:.2f} us: {(per_eval - t_call) * 1e6:.2f} us added)")  # fmt: skip
+
+
 def ensemble_member(step_cost: float) -> None:
     """One member's time in the 10,000-member ensemble on one core (``target="cpu"``)."""
     cfg = resolve(ROOT / "configs/arm_ensemble.yaml", ["ensemble.size=2000"])
@@ -269,5 +296,6 @@ if __name__ == "__main__":
     step_cost, dense_cost = [arm(rtol) for rtol in (1e-3, 1e-6)][-1]
     user_functions(1e-6, step_cost, dense_cost)
     minimize_fixed_cost()
+    python_overhead()
     ensemble_member(step_cost)
     loss()

@@ -127,8 +127,12 @@ def _shape_error(shape, x0_shape) -> ValueError:
 
 
 def _call(fn, name: str, x, args):
+    """``fn(x, *args)``; its failure a ValueError that names it. Numba's compilation errors go
+    through unchanged: they choose the plain-Python path (:func:`_compiled_functions`)."""
     try:
         return fn(x, *args)
+    except NumbaError:
+        raise
     except Exception as exc:
         raise ValueError(f"`{name}` failed when called as {name}(x0, *args): {exc}") from exc
 
@@ -239,17 +243,6 @@ def _nan_steps(n: int) -> np.ndarray:
     return steps
 
 
-def _call_compiled(fn, name: str, x, args):
-    """:func:`_call` that lets Numba's compilation errors through (they choose the
-    plain-Python path)."""
-    try:
-        return fn(x, *args)
-    except NumbaError:
-        raise
-    except Exception as exc:
-        raise ValueError(f"`{name}` failed when called as {name}(x0, *args): {exc}") from exc
-
-
 _compiled: dict = {}
 
 
@@ -263,18 +256,17 @@ def _compiled_functions(fun, jac, mode: str, x0: np.ndarray, args: tuple):
         key, found = None, None
     if found is not None:
         return found
-    jac_c = None
-    if mode == "separate":
-        jac_c = compile_or_fallback(
-            jac, "jac", lambda f: dispatcher(f, "jac"),
-            lambda c: _call_compiled(c, "jac", x0.copy(), args), args,
+
+    def compiled(fn, name: str):
+        return compile_or_fallback(
+            fn, name, lambda f: dispatcher(f, name), lambda c: _call(c, name, x0.copy(), args),
+            args,
         )  # fmt: skip
-        if jac_c is None:
-            return None
-    fun_c = compile_or_fallback(
-        fun, "fun", lambda f: dispatcher(f, "fun"),
-        lambda c: _call_compiled(c, "fun", x0.copy(), args), args,
-    )  # fmt: skip
+
+    jac_c = compiled(jac, "jac") if mode == "separate" else None
+    if mode == "separate" and jac_c is None:
+        return None
+    fun_c = compiled(fun, "fun")
     if fun_c is None:
         return None
     check_outputs(fun_c, jac_c, mode, x0, args)
