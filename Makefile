@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PYVER  := $(shell python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 STAMP  := $(VENV)/.installed-py$(PYVER)
 
-.PHONY: run test bench clean clean-cache upgrade
+.PHONY: run test bench gpu-check clean clean-cache upgrade
 
 run: $(STAMP)
 	$(VENV)/bin/workbench run configs/arm.yaml
@@ -15,6 +15,14 @@ test: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -q tests --ignore=tests/cuda
 	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest -q tests/cuda
+
+# On a machine with an NVIDIA GPU: the PTX checks, the CUDA tests on the device, then the batch
+# benchmarks on cuda against parallel (about 5 minutes on one H100).
+gpu-check: $(STAMP)
+	$(PY) -c 'from workbench.targets import cuda_status as s; ok, why = s(); print(why); raise SystemExit(0 if ok else 1)'
+	$(PY) -m pytest -q tests/test_ptx.py tests/test_optim_ptx.py tests/test_optimize_ptx.py
+	WORKBENCH_GPU=1 $(PY) -m pytest -q tests/cuda
+	$(PY) benchmarks/bench_gpu.py
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

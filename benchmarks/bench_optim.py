@@ -134,7 +134,7 @@ def mlp_epoch() -> None:
     def reference():
         return problem.train(cfg.optimizer, "cpu", numpy=True)
 
-    a, b = ours()[1]["batch_loss"], reference()[1]["batch_loss"]
+    a, b = ours()[2]["batch_loss"], reference()[2]["batch_loss"]
     rel = float(np.max(np.abs(a - b) / np.abs(b)))
     print(f"MLP epoch ({problem.steps_per_epoch} minibatches): max rel diff of losses {rel:.1e}")
     repeats = 3 if QUICK else 9

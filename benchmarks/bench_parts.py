@@ -18,6 +18,10 @@ the dense output); the fixed cost of ``solve_ivp`` with that function and with `
 and of ``minimize`` (``maxiter=0``) with a user's ``@njit`` logistic loss and gradient and
 with the compiled objective.
 
+What polling for Ctrl-C costs (:mod:`workbench._numba.interrupt`): the arm's ``to_grid`` kernel
+at rtol 1e-6 with its stop array against the same kernel compiled without the check
+(``stop=None``), timed alternately in rounds (median of the per-round ratios).
+
 Absolute times (this is a breakdown, not a ratio): minimums over repeats, which are the least
 disturbed by other load on a shared machine.
 
@@ -291,8 +295,39 @@ def loss() -> None:
     print(f"logistic loss and gradient, {m} x {n}: {t * 1e6:.3f} us per evaluation")
 
 
+def interrupt_polling() -> None:
+    from _timing import paired_times
+
+    from workbench._numba.interrupt import stop_for_call
+    from workbench.integrate._kernels import KERNELS
+
+    cfg = resolve(ROOT / "configs/arm.yaml", ["solver.rtol=1e-6", "solver.atol=1e-9"])
+    p, torque = cfg.arm.vector(), exp.packed_torque(cfg)
+    y0 = exp.initial_state(cfg.initial.q_deg, cfg.initial.qdot_deg_s)
+    s = cfg.solver
+    t_eval = s.output_times()
+    out = np.empty((y0.size, t_eval.size))
+    to_grid = KERNELS["RK45"].to_grid
+    atol = np.full(y0.size, s.atol)
+    head = (model.ARM_RHS.address, p, torque, *s.t_span, y0, t_eval, 0.0, s.rtol, atol, np.inf)
+
+    def polled():
+        to_grid(*head, out, stop_for_call())
+
+    def unpolled():
+        to_grid(*head, out, None)
+
+    t_polled, t_unpolled, ratio = paired_times(polled, unpolled, rounds=21, number=200)
+    print("polling for Ctrl-C, arm at rtol 1e-6 (to_grid kernel):")
+    print(f"  with the stop array                 {t_polled * 1e6:7.2f} us")
+    print(f"  compiled without the check          {t_unpolled * 1e6:7.2f} us")
+    print(f"  cost of polling                     {(1 / ratio - 1) * 100:+7.2f} %  (median of "
+          "paired rounds)")  # fmt: skip
+
+
 if __name__ == "__main__":
     np.seterr(all="ignore")
+    interrupt_polling()
     step_cost, dense_cost = [arm(rtol) for rtol in (1e-3, 1e-6)][-1]
     user_functions(1e-6, step_cost, dense_cost)
     minimize_fixed_cost()

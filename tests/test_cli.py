@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -18,6 +19,7 @@ from workbench.cli import app
 from workbench.config import resolve
 from workbench.experiments import arm as exp
 from workbench.models import arm as model
+from workbench.targets import cuda_available
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -108,7 +110,7 @@ def test_missing_file_and_bad_target(tmp_path):
     assert result.exit_code == 2 and "unknown target 'gpu'" in result.stderr
 
 
-@pytest.mark.skipif(os.environ.get("NUMBA_ENABLE_CUDASIM") == "1", reason="simulator present")
+@pytest.mark.skipif(cuda_available(), reason="a CUDA GPU (or the simulator) is usable here")
 def test_cuda_target_without_a_gpu_is_an_error_not_a_fallback(tmp_path):
     good = write_config(tmp_path, GOOD.format(out=tmp_path / "runs"))
     result = invoke("run", good, "--target", "cuda")
@@ -174,7 +176,7 @@ def test_solver_failure_exits_1_with_a_complete_folder(tmp_path):
     assert run.result["status"] == -1 and not run.result["success"]
 
 
-def test_interrupted_run_leaves_only_a_partial_folder(tmp_path, monkeypatch):
+def test_an_interrupted_run_without_a_checkpoint_leaves_nothing(tmp_path, monkeypatch):
     from workbench import experiments
 
     arm = experiments.get("arm")
@@ -184,10 +186,10 @@ def test_interrupted_run_leaves_only_a_partial_folder(tmp_path, monkeypatch):
 
     monkeypatch.setattr(arm, "run", interrupted)
     path = write_config(tmp_path, GOOD.format(out=tmp_path / "runs"))
-    invoke("run", path)
-    names = [p.name for p in (tmp_path / "runs").iterdir()]
-    assert len(names) == 1 and names[0].startswith(".") and names[0].endswith(".partial")
-    assert not runs.is_complete(tmp_path / "runs" / names[0])
+    result = invoke("run", path)
+    assert result.exit_code == 130
+    assert "interrupted; the run was not finished, and nothing of it was kept" in result.output
+    assert list((tmp_path / "runs").iterdir()) == []
 
 
 def test_ensemble_targets_agree_with_each_other_and_a_single_solve(tmp_path):
@@ -225,7 +227,7 @@ def test_ensemble_targets_agree_with_each_other_and_a_single_solve(tmp_path):
     np.testing.assert_allclose(a["q"][0], one.y[:2], rtol=1e-12)
 
 
-def test_list_info_compare_and_plot(tmp_path):
+def test_list_info_compare_and_plot(tmp_path, figures):
     listed = invoke("list")
     assert listed.exit_code == 0
     assert "arm" in listed.stdout and "arm.yaml" in listed.stdout
@@ -247,7 +249,15 @@ def test_list_info_compare_and_plot(tmp_path):
     png = tmp_path / "fig.png"
     result = invoke("plot", folder, "-o", png)
     assert result.exit_code == 0, result.output
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the figure's data are the run's: angles and rates in degrees against t
+    run = runs.load(folder)
+    (fig,) = figures
+    angles, rates = fig.axes[0], fig.axes[1]
+    for i, line in enumerate(angles.lines[:2]):
+        np.testing.assert_array_equal(line.get_xdata(), run.arrays["t"])
+        np.testing.assert_allclose(line.get_ydata(), np.rad2deg(run.arrays["q"][i]))
+    np.testing.assert_allclose(rates.lines[1].get_ydata(), np.rad2deg(run.arrays["qdot"][1]))
     result = invoke("plot", tmp_path)
     assert result.exit_code == 2 and str(tmp_path) in result.stderr
 
@@ -308,6 +318,31 @@ def test_filesystem_errors_are_one_line_and_long_names_are_hashed(tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("code", "reason"),
+    [(errno.ENOSPC, "No space left on device"), (errno.EACCES, "Permission denied")],
+)
+def test_a_full_disk_or_an_unwritable_folder_is_one_line_and_leaves_nothing(
+    tmp_path, monkeypatch, code, reason
+):
+    # as root every folder is writable, so the failure is injected where the arrays are written
+    real = runs.write_atomic
+
+    def failing(path, content):
+        if Path(path).name == runs.ARRAYS_FILE:
+            raise OSError(code, os.strerror(code), str(path))
+        return real(path, content)
+
+    monkeypatch.setattr(runs, "write_atomic", failing)
+    res = runner.invoke(
+        app, ["run", str(ROOT / "configs/arm.yaml"), "solver.t_span=[0.0,0.1]", "-q",
+              "--out", str(tmp_path)],
+    )  # fmt: skip
+    assert res.exit_code == 2, res.output
+    assert reason in res.stderr and runs.ARRAYS_FILE in res.stderr
+    assert "Traceback" not in res.output and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
     "override",
     ["torque.samples=1e12", "solver.t_eval=1000000000", "torque.samples=2.5"],
 )
@@ -329,3 +364,34 @@ def test_a_run_that_would_not_fit_in_memory_is_refused_with_the_estimate(tmp_pat
     # 10^7 members x 10^7 times x 5 states x 8 bytes = 3.55 PiB (plus the small per-member rest)
     assert "ensemble.size: the run's arrays would take about 3.55 PiB" in res.stderr
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("config", "overrides", "key", "size"),
+    [
+        ("train_saddle.yaml", ["model.nx=100000", "model.ny=100000"], "model", "1.09 TiB"),
+        ("train_mlp.yaml", ["model.hidden=[100000,100000,100000]"], "model", "746 GiB"),
+        ("lm_gru.yaml", ["model.hidden=100000"], "model.hidden", "902 GiB"),
+        (
+            "logreg.yaml",
+            ["data={kind: synthetic, samples: 10000000, features: 10000}"],
+            "data",
+            "2.91 TiB",
+        ),
+        (
+            "logreg_bootstrap.yaml",
+            ["bootstrap.resamples=10000000", "data.samples=100000"],
+            "bootstrap.resamples",
+            "7.28 TiB",
+        ),
+    ],
+)
+def test_runs_that_would_not_fit_in_memory_are_refused_with_the_estimate(
+    tmp_path, config, overrides, key, size
+):
+    # the estimates, worked out by hand: e.g. the saddle keeps A, C, D and x, y five times
+    # over (parameters, gradients, optimizer state): 5 * 8 * (3e10 + 2e5) bytes = 1.09 TiB
+    result = invoke("run", ROOT / "configs" / config, *overrides, "--out", tmp_path)
+    assert result.exit_code == 2, result.output
+    assert f"{key}: the run's arrays would take about {size}" in result.output
+    assert "Traceback" not in result.output and list(tmp_path.iterdir()) == []

@@ -189,3 +189,21 @@ def test_ctrl_c_says_how_to_resume(tmp_path, monkeypatch):
     assert result.exit_code == 130
     (partial,) = tmp_path.iterdir()
     assert "--resume" in result.output and str(partial) in result.output
+
+
+def test_the_full_rmsprop_options_reach_the_optimizer_and_match_the_numpy_reference():
+    extra = [
+        "optimizer.eps_in_sqrt=false", "optimizer.centered=true", "optimizer.momentum=0.5",
+        "optimizer.weight_decay=1e-4", "training.epochs=1", "model.hidden=8",
+    ]  # fmt: skip
+    cfg = resolve(CONFIG, SMALL + extra)
+    corpus = lm.Corpus(cfg)
+    ours, reference = lm.Trainer(cfg, corpus), lm.Trainer(cfg, corpus, numpy=True)
+    opt = ours.optimizer
+    assert (opt.eps_in_sqrt, opt.centered, opt.momentum, opt.weight_decay) == (
+        False, True, 0.5, 1e-4,
+    )  # fmt: skip
+    # the numpy GRU and torch.optim.RMSprop's update written out, from the same start
+    np.testing.assert_allclose(ours.run_epoch(), reference.run_epoch(), rtol=1e-9)
+    for k, v in reference.params.items():
+        np.testing.assert_allclose(ours.params[k], v, rtol=1e-7, atol=1e-12, err_msg=k)

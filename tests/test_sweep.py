@@ -23,6 +23,7 @@ from workbench.config import ConfigError, dump_resolved, resolve_dict
 from workbench.experiments import arm
 from workbench.sweeps.axes import parse_axis, sample
 from workbench.sweeps.worker import Task, execute
+from workbench.targets import cuda_available
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -187,7 +188,11 @@ def test_run_on_a_sweep_file_says_to_use_sweep(tmp_path, base):
         (["solver.rtol=1e-3,0.001"], ["combinations 0", "and 1", "same config"]),
         (["solver.t_eval=[0,0.05],[0,0.05,2]"], ["combination 1", "within t_span"]),
         (["solver.rtol=1e-3,.inf"], ["combination 1", "finite"]),
-        (["target=cpu,cuda"], ["combination 1", "target", "no CUDA GPU is usable"]),
+        pytest.param(
+            ["target=cpu,cuda"],
+            ["combination 1", "target", "no CUDA GPU is usable"],
+            marks=pytest.mark.skipif(cuda_available(), reason="a CUDA GPU is usable here"),
+        ),
     ],
 )
 def test_a_bad_combination_stops_the_sweep_before_any_run(tmp_path, base, axes, needles):
@@ -345,8 +350,7 @@ def test_reference_error_columns(tmp_path, base):
     assert "no array 'nosuch'" in cli.output and "qdot" in cli.output
 
 
-def test_sweep_plot(tmp_path, base):
-    pytest.importorskip("matplotlib")
+def test_sweep_plot(tmp_path, base, figures):
     out = tmp_path / "s"
     result = invoke(
         "sweep", base, "solver.rtol=1e-3,1e-5,1e-7", "solver.atol=1e-6,1e-9", "--out", out
@@ -356,6 +360,18 @@ def test_sweep_plot(tmp_path, base):
     assert result.exit_code == 0, result.output
     png = out / "plot-nfev-vs-solver.rtol.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # one line per atol, nfev against rtol, from the sweep's runs
+    (fig,) = figures
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and len(ax.lines) == 2
+    rows = sw.load_summary(out)
+    for line in ax.lines:
+        atol = float(line.get_label().split("=")[-1]) if "=" in line.get_label() else None
+        picked = sorted(
+            (r["solver.rtol"], r["nfev"]) for r in rows if atol is None or r["solver.atol"] == atol
+        )
+        assert list(line.get_xdata()) == [p[0] for p in picked]
+        assert list(line.get_ydata()) == [float(p[1]) for p in picked]
     for args, needle in (
         (["--x", "solver.rtol", "--y", "nope"], "'nope' is not a column"),
         (["--x", "nfev", "--y", "nfev"], "not a varied key"),

@@ -163,6 +163,12 @@ def _format(value) -> str:
     return str(value)
 
 
+def _positive_seconds(value: float | None) -> float | None:
+    if value is not None and not (value > 0 and math.isfinite(value)):
+        raise typer.BadParameter(f"must be a positive number of seconds, got {value!r}")
+    return value
+
+
 @app.command()
 def run(
     config: Annotated[Path, typer.Argument(help="Experiment file (YAML).")],
@@ -178,11 +184,21 @@ def run(
         Optional[Path],  # noqa: UP045
         typer.Option("--resume", help="Continue the interrupted run in this .partial folder."),
     ] = None,
+    timeout: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option(
+            "--timeout",
+            callback=_positive_seconds,
+            metavar="SECONDS",
+            help="Stop the run after this long (exit 1; compiled work stops too).",
+        ),
+    ] = None,
     debug: DebugOpt = False,
 ) -> None:
     """Run one experiment and write its run folder."""
     with _guard(debug):
         from . import runs
+        from ._numba.interrupt import TimeLimitReached, time_limit
         from .config import dump_resolved
         from .targets import choose_target
 
@@ -206,6 +222,7 @@ def run(
                 with (
                     bar if bar is not None else contextlib.nullcontext(),
                     _compile_status(bar, feedback),
+                    time_limit(timeout),
                 ):
                     outcome = exp.run(cfg, choice.name, progress, config.parent, **extra)
                 for filename, text in outcome.files.items():
@@ -218,8 +235,12 @@ def run(
                 rd.log(f"status {outcome.status}: {outcome.message}")
                 rd.write_result(result)
         except KeyboardInterrupt:
-            _interrupted(rd, config, overrides, exp)
+            _stopped(rd, config, overrides, "interrupted", 130)
+        except TimeLimitReached as exc:
+            _stopped(rd, config, overrides, f"stopped: {exc}", 1)
         except OSError as exc:  # the run folder cannot be made or written: the user can fix it
+            if not rd.has_checkpoint():  # a half-written folder helps nobody
+                rd.discard()
             _fail(_filesystem_message(exc, Path(out_dir or cfg.output)))
         result["run_dir"] = str(rd.path)
         if as_json:
@@ -242,24 +263,24 @@ def _filesystem_message(exc: OSError, output: Path) -> str:
     return f"{target}: {reason} (run folders are written under --out, or the config's output)"
 
 
-def _interrupted(rd, config: Path, overrides, exp) -> None:
-    """Ctrl-C: say what was kept and how to go on, then exit 130."""
-    from .runs import CHECKPOINT_META
-
+def _stopped(rd, config: Path, overrides, what: str, code: int) -> None:
+    """A run stopped by Ctrl-C (exit 130) or its time limit (exit 1): keep the unfinished
+    folder only when it holds a checkpoint, say how to go on from it, and exit."""
     partial = rd.partial_path
-    if exp.checkpoints and partial is not None and (partial / CHECKPOINT_META).exists():
+    if rd.has_checkpoint():
         again = shlex.join(
             ["workbench", "run", str(config), *(overrides or []), "--resume", str(partial)]
         )
         err.print(
-            f"interrupted: the run's last checkpoint is in {escape(str(partial))}; continue it "
+            f"{what}; the run's last checkpoint is in {escape(str(partial))}; continue it "
             f"with\n  {escape(again)}",
             highlight=False,
             soft_wrap=True,
         )
     else:
-        err.print("interrupted: the run was not finished, and nothing of it is kept as complete")
-    raise typer.Exit(130)
+        rd.discard()
+        err.print(f"{what}; the run was not finished, and nothing of it was kept", soft_wrap=True)
+    raise typer.Exit(code)
 
 
 def _check_resumable(path: Path, resolved: str, exp) -> None:

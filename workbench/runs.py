@@ -24,6 +24,7 @@ import math
 import os
 import re
 import secrets
+import shutil
 import tempfile
 import traceback
 import zipfile
@@ -195,6 +196,15 @@ class RunDir:
         text = json.dumps(_jsonable(record, "checkpoint"), allow_nan=True)
         self._write(CHECKPOINT_META, text.encode("utf-8"))
         self._remove_checkpoints(keep=arrays_name)
+
+    def has_checkpoint(self) -> bool:
+        """Whether the unfinished folder holds a checkpoint that ``--resume`` can go on from."""
+        return self.partial_path is not None and (self.partial_path / CHECKPOINT_META).exists()
+
+    def discard(self) -> None:
+        """Remove the unfinished folder (a run stopped with nothing to resume from)."""
+        if not self.completed and self.partial_path is not None:
+            shutil.rmtree(self.partial_path, ignore_errors=True)
 
     def _remove_checkpoints(self, keep: str | None) -> None:
         for path in self.path.glob(CHECKPOINT_ARRAYS.format(serial="*")):
@@ -383,6 +393,53 @@ class Run:
     config: dict[str, Any]
     result: dict[str, Any]
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def optimizer_state(self, label: str | None = None) -> dict[str, Any]:
+        """The final optimizer state a training run kept (``optimizer.json`` and the
+        ``opt/`` arrays), ready for ``load_state_dict``. ``label`` picks one of several
+        optimizers (the keys of ``optimizer.json``; default: the only one)."""
+        path = self.path / OPTIMIZER_FILE
+        if not path.is_file():
+            raise ValueError(f"{self.path}: this run kept no optimizer state")
+        metas = json.loads(path.read_text(encoding="utf-8"))
+        if label is None:
+            if len(metas) != 1:
+                raise ValueError(f"{self.path}: several optimizers; pick one of {sorted(metas)}")
+            (label,) = metas
+        if label not in metas:
+            raise ValueError(f"{self.path}: no optimizer {label!r}; there are {sorted(metas)}")
+        prefix = f"{label}." if len(metas) > 1 else ""  # as the run named its arrays
+        return state_from_arrays(self.arrays, metas[label], prefix=f"{prefix}opt/")
+
+
+#: Where a training run keeps its final optimizer state's scalars (the arrays are in
+#: ``arrays.npz`` under ``opt/``).
+OPTIMIZER_FILE = "optimizer.json"
+
+
+def state_to_arrays(state_dict: Mapping[str, Any], prefix: str = "opt/") -> tuple[dict, dict]:
+    """An optimizer's ``state_dict`` as (arrays ``{prefix}{block}/{name}``, the JSON rest)."""
+    arrays = {
+        f"{prefix}{block}/{key}": np.asarray(a)
+        for block, st in state_dict["state"].items()
+        for key, a in st.items()
+    }
+    meta = {k: v for k, v in state_dict.items() if k != "state"}
+    meta["blocks"] = list(state_dict["state"])
+    return arrays, meta
+
+
+def state_from_arrays(
+    arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any], prefix: str = "opt/"
+) -> dict[str, Any]:
+    """The ``state_dict`` that :func:`state_to_arrays` took apart."""
+    state: dict[str, dict] = {block: {} for block in meta.get("blocks", ())}
+    for key, a in arrays.items():
+        if key.startswith(prefix):
+            block, name = key[len(prefix) :].rsplit("/", 1)
+            state.setdefault(block, {})[name] = np.array(a)
+    rest = {k: v for k, v in meta.items() if k != "blocks"}
+    return {**rest, "state": state}
 
 
 def _problem(path: Path) -> str | None:

@@ -3,7 +3,8 @@
 The simulator runs the kernel's source (and the stepping code, and the right-hand side) as
 Python, so agreement to round-off and identical counts check the CUDA code path's logic:
 indexing by thread, local work arrays, shared-argument tuples, chunking and the copies back.
-Runs only with ``NUMBA_ENABLE_CUDASIM=1`` (see conftest.py). Kept small: the simulator is slow.
+Runs under ``NUMBA_ENABLE_CUDASIM=1``, or on a GPU with ``WORKBENCH_GPU=1`` (see
+conftest.py). Kept small: the simulator is slow.
 """
 
 from __future__ import annotations

@@ -6,18 +6,12 @@ work arrays, member arguments, baked-in options) against the CPU target.
 """
 
 import math
-import os
 
 import numpy as np
-import pytest
 from numba import njit
 
 from workbench.models import logistic
 from workbench.optimize import minimize_bfgs_batch
-
-pytestmark = pytest.mark.skipif(
-    os.environ.get("NUMBA_ENABLE_CUDASIM") != "1", reason="needs NUMBA_ENABLE_CUDASIM=1"
-)
 
 
 @njit

@@ -33,6 +33,7 @@ from .base import (
     Outcome,
     ProblemError,
     Section,
+    check_memory,
 )
 
 
@@ -56,11 +57,17 @@ class Model(Section):
 
 
 class Optimizer(Section):
-    """RMSprop in the tutorial's form; ``rho`` is its ``decay``."""
+    """RMSprop, by default in the tutorial's form (``rho`` is its ``decay``, ``eps`` inside the
+    square root); the other options are :class:`workbench.optim.RMSprop`'s, as in
+    ``torch.optim.RMSprop``."""
 
     lr: float = Field(2e-3, gt=0)
     rho: float = Field(0.9, ge=0, lt=1)
     eps: float = Field(1e-6, gt=0)
+    eps_in_sqrt: bool = Field(True, description="Theano's sqrt(acc + eps); false: sqrt(acc) + eps")
+    centered: bool = Field(False, description="divide by the variance estimate (Graves)")
+    momentum: float = Field(0.0, ge=0, lt=1)
+    weight_decay: float = Field(0.0, ge=0)
 
 
 class Training(Section):
@@ -142,8 +149,27 @@ class Corpus:
 
 
 def check(cfg: LMConfig, base_dir: Path | None = None) -> None:
-    """The text, its windows and the sample's prime, before any training."""
-    prime_ids(cfg, Corpus(cfg, base_dir))
+    """The memory the model needs, the text, its windows and the sample's prime, before any
+    training."""
+    corpus = Corpus(cfg, base_dir)
+    _check_memory(cfg, corpus.vocab_size)
+    prime_ids(cfg, corpus)
+
+
+def _check_memory(cfg: LMConfig, vocab: int) -> None:
+    """The GRU's weights with their gradients and RMSprop state (four copies) and what one
+    truncated back-propagation keeps (each step's gates and states, per layer), estimated
+    before anything is made."""
+    h, layers, t = cfg.model.hidden, cfg.model.layers, cfg.training
+    inputs = [vocab] + [h] * (layers - 1)  # one-hot inputs at the first layer
+    weights = sum(3 * h * (i + h + 2) for i in inputs) + (h + 1) * vocab
+    per_step = t.batch_size * (layers * 8 * h + 2 * vocab)
+    check_memory(
+        "model.hidden",
+        8.0 * (4 * weights + t.num_steps * per_step),
+        f"{layers} layer(s) of {h:,} units over {vocab:,} tokens, batches of "
+        f"{t.batch_size} x {t.num_steps}",
+    )
 
 
 def prime_ids(cfg: LMConfig, corpus: Corpus) -> np.ndarray:
@@ -172,7 +198,7 @@ class Trainer:
         self.cfg, self.corpus, self.gru, self.numpy = cfg, corpus, gru, numpy
         m, o, t = cfg.model, cfg.optimizer, cfg.training
         self.params = gru.init_params(corpus.vocab_size, m.hidden, layers=m.layers, seed=cfg.seed)
-        kw = dict(lr=o.lr, rho=o.rho, eps=o.eps)
+        kw = o.model_dump()
         cls = ref.NumpyRMSprop if numpy else RMSprop
         self.optimizer = cls(self.params, **kw)
         if t.clip_norm is None:

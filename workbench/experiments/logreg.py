@@ -30,6 +30,7 @@ from .base import (
     Outcome,
     ProblemError,
     Section,
+    check_memory,
     median_time,
 )
 
@@ -163,7 +164,24 @@ class Problem:
 
 
 def check(cfg: LogregConfig, base_dir: Path | None = None) -> None:
-    load_data(cfg, base_dir)
+    d = cfg.data
+    if d.kind == "synthetic":  # refused before the data are made
+        _check_memory(cfg, d.samples, d.features + 1)
+    X, _, _ = load_data(cfg, base_dir)
+    _check_memory(cfg, X.shape[0], X.shape[1] + 1)
+
+
+def _check_memory(cfg: LogregConfig, m: int, n: int) -> None:
+    """The big arrays, estimated before any is made: the data (features, their standardised
+    copy, the loss's work rows) and a bootstrap's resampling counts and fits."""
+    check_memory("data", 8.0 * m * (4 * n + 4), f"{m:,} samples of {n} columns")
+    if cfg.bootstrap is not None:
+        b = cfg.bootstrap.resamples
+        check_memory(
+            "bootstrap.resamples",
+            8.0 * (m * (4 * n + 4) + b * (m + 2 * n + 8)),
+            f"{b:,} resamples of {m:,} samples",
+        )
 
 
 def is_batched(cfg: LogregConfig) -> bool:

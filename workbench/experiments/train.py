@@ -17,6 +17,7 @@ out in plain numpy (:func:`workbench.models.nets.numpy_loss_and_grad`,
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Annotated, Literal
@@ -24,6 +25,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
+from ..runs import OPTIMIZER_FILE
 from .base import (
     MAX_SAMPLES,
     MAX_STEPS,
@@ -35,6 +37,7 @@ from .base import (
     Outcome,
     ProblemError,
     Section,
+    check_memory,
 )
 
 # ---------------------------------------------------------------------------------- schema
@@ -302,6 +305,7 @@ class NumpyChain:
 
 
 def check(cfg: TrainConfig, base_dir: Path | None = None) -> None:
+    _check_memory(cfg)
     names = _param_names(cfg)
     for i, t in enumerate(cfg.transforms):
         unknown = sorted(set(t.params or ()) - set(names))
@@ -312,6 +316,32 @@ def check(cfg: TrainConfig, base_dir: Path | None = None) -> None:
             )
     if cfg.model.kind in DATA_MODELS:
         load_data(cfg, base_dir)
+
+
+def _check_memory(cfg: TrainConfig) -> None:
+    """The parameters with their gradients and optimizer state (five copies), and for the
+    generated data sets the samples, estimated before anything is made (the digits and data
+    files are bounded by their size)."""
+    m = cfg.model
+    if m.kind == "saddle":
+        params = m.nx * m.nx + m.nx * m.ny + m.ny * m.ny + m.nx + m.ny
+        check_memory("model", 8.0 * 5 * params, f"a saddle of {m.nx:,} x {m.ny:,}")
+        return
+    if m.kind not in DATA_MODELS:
+        return
+    d = cfg.data
+    samples = getattr(d, "samples", 0)
+    features = getattr(d, "features", 2 if d.kind in ("moons", "spirals") else 64)
+    classes = getattr(d, "classes", 10 if d.kind in ("digits", "csv", "npz") else 2)
+    widths = [features, *(m.hidden if m.kind == "mlp" else []), classes]
+    params = sum((a + 1) * b for a, b in zip(widths, widths[1:], strict=False))
+    activations = min(samples or 2048, cfg.training.batch_size) * sum(widths) * 4
+    data = samples * (features + 1) * 3
+    what = f"{params:,} parameters"
+    if samples:
+        what += f", {samples:,} samples of {features} features"
+    key = "model" if params * 5 > data else "data.samples"
+    check_memory(key, 8.0 * (5 * params + activations + data), what)
 
 
 def _param_names(cfg: TrainConfig) -> list[str]:
@@ -377,8 +407,13 @@ class DataProblem:
         acc = float(np.mean(self.nets.predict(params, X, activation) == y))
         return float(loss), acc
 
-    def train(self, spec, target: str, progress=None, numpy: bool = False, label: str = ""):
-        """Train from the seeded start; returns (params, history dict of per-epoch arrays)."""
+    def train(
+        self, spec, target: str, progress=None, numpy: bool = False, label: str = "",
+        resume=None, save=None,
+    ):  # fmt: skip
+        """Train from the seeded start, or from ``resume`` (a checkpoint's ``(arrays, meta)``);
+        ``save(arrays, meta)`` is called after every epoch. Returns (params, optimizer,
+        history dict of per-epoch arrays)."""
         cfg = self.cfg
         params = self.initial_params()
         opt = build_optimizer(spec, params, target, cfg.transforms, numpy=numpy)
@@ -386,10 +421,15 @@ class DataProblem:
         grads = None if numpy else {k: np.empty_like(v) for k, v in params.items()}
         history = {k: [] for k in ("train_loss", "test_loss", "test_accuracy", "train_accuracy")}
         batch_losses = np.empty(self.total_steps)
-        step = 0
-        bound = None
+        step, first_epoch, bound = 0, 0, None
+        if resume is not None:
+            arrays, meta = resume
+            _restore(params, opt, arrays, meta)
+            first_epoch, step, bound = meta["epoch"], meta["step"], meta["bound"]
+            history = {k: list(v) for k, v in meta["history"].items()}
+            batch_losses[:step] = arrays["batch_loss"]
         last_good = {k: np.array(v) for k, v in params.items()}
-        for epoch in range(cfg.training.epochs):
+        for epoch in range(first_epoch, cfg.training.epochs):
             running = 0.0
             for b, idx in enumerate(self.batches.epoch(epoch)):
                 kw = dict(self.model_kw)
@@ -406,7 +446,7 @@ class DataProblem:
                     out = {k: np.array(v) for k, v in history.items()}
                     out["batch_loss"] = np.append(batch_losses[:step], loss)
                     out["diverged"] = np.array([step, float(loss), bound])
-                    return params, out
+                    return params, opt, out
                 for k in params:  # the last state whose loss was within bounds
                     np.copyto(last_good[k], params[k])
                 opt.step(g)
@@ -422,9 +462,14 @@ class DataProblem:
             history["test_loss"].append(test_loss)
             history["test_accuracy"].append(test_acc)
             history["train_accuracy"].append(self.evaluate(params, self.Xtr, self.ytr)[1])
+            if save is not None and epoch + 1 < cfg.training.epochs:
+                arrays, meta = _snapshot(params, opt)
+                arrays["batch_loss"] = batch_losses[:step]
+                meta.update(epoch=epoch + 1, step=step, bound=bound, history=history)
+                save(arrays, meta)
         out = {k: np.array(v) for k, v in history.items()}
         out["batch_loss"] = batch_losses
-        return params, out
+        return params, opt, out
 
 
 def _mix(seed: int, step: int) -> int:
@@ -464,13 +509,20 @@ class FunctionProblem:
             return {"x": np.zeros(m.nx), "y": np.zeros(m.ny)}
         return {"x": np.ones(len(m.start))}
 
-    def train(self, spec, target: str, progress=None, numpy: bool = False, label: str = ""):
+    def train(
+        self, spec, target: str, progress=None, numpy: bool = False, label: str = "",
+        resume=None, save=None,
+    ):  # fmt: skip
+        """Step from the start, or from ``resume`` (a checkpoint's ``(arrays, meta)``);
+        ``save(arrays, meta)`` is called every twentieth of the run. Returns (params,
+        optimizer, history)."""
         params = {k: v.astype(self.dtype) for k, v in self.start.items()}
         opt = build_optimizer(spec, params, target, self.cfg.transforms, numpy=numpy)
         sol = self.solution()
         n = self.total_steps
         values, distance = np.empty(n + 1), np.empty(n + 1)
         path = np.empty((n + 1, sum(v.size for v in params.values())))
+        every = max(1, n // 20)
 
         def record(i):
             values[i] = self.value_grad(params)[0]
@@ -480,7 +532,14 @@ class FunctionProblem:
 
         record(0)
         bound = divergence_bound(values[0])
-        for i in range(n):
+        first = 0
+        if resume is not None:
+            arrays, meta = resume
+            _restore(params, opt, arrays, meta)
+            first = meta["step"]
+            for name, a in (("value", values), ("distance", distance), ("path", path)):
+                a[: first + 1] = arrays[name]
+        for i in range(first, n):
             _, g = self.value_grad(params)
             opt.step(g)
             if target == "cuda" and hasattr(opt, "params_to_host"):
@@ -496,10 +555,32 @@ class FunctionProblem:
                 history = {"value": values[: i + 2], "distance": distance[: i + 2]}
                 history["path"] = path[: i + 2]
                 history["diverged"] = np.array([i + 1, values[i + 1], bound])
-                return params, history
+                return params, opt, history
             if progress is not None and ((i + 1) % 100 == 0 or i + 1 == n):
                 progress(i + 1, n, f"{label}f {values[i + 1]:.4g}")
-        return params, {"value": values, "distance": distance, "path": path}
+            if save is not None and (i + 1) % every == 0 and i + 1 < n:
+                arrays, meta = _snapshot(params, opt)
+                arrays.update(value=values[: i + 2], distance=distance[: i + 2], path=path[: i + 2])
+                meta["step"] = i + 1
+                save(arrays, meta)
+        return params, opt, {"value": values, "distance": distance, "path": path}
+
+
+def _snapshot(params: dict, opt) -> tuple[dict, dict]:
+    """The parameters and the optimizer state as checkpoint arrays and metadata."""
+    from ..runs import state_to_arrays
+
+    arrays, meta = state_to_arrays(opt.state_dict())
+    arrays.update({f"param/{k}": np.array(v) for k, v in params.items()})
+    return arrays, {"optimizer": meta}
+
+
+def _restore(params: dict, opt, arrays: dict, meta: dict) -> None:
+    from ..runs import state_from_arrays
+
+    for k in params:
+        params[k][...] = arrays[f"param/{k}"]
+    opt.load_state_dict(state_from_arrays(arrays, meta["optimizer"]))
 
 
 def make_problem(cfg: TrainConfig, base_dir: Path | None = None):
@@ -508,26 +589,72 @@ def make_problem(cfg: TrainConfig, base_dir: Path | None = None):
     return FunctionProblem(cfg)
 
 
-def run(cfg: TrainConfig, target: str, progress=None, base_dir: Path | None = None) -> Outcome:
+def run(
+    cfg: TrainConfig, target: str, progress=None, base_dir: Path | None = None, checkpoint=None
+) -> Outcome:
+    """Train with each configured optimizer in turn. With ``checkpoint`` (a run folder), the
+    run keeps a checkpoint after every epoch (every twentieth of the steps for the test
+    functions) and goes on from the last one it finds: the numbers are those of a run that
+    was never stopped."""
+    from ..runs import state_to_arrays
+
     problem = make_problem(cfg, base_dir)
     specs = cfg.optimizer_list()
     figures: dict = {}
     arrays: dict = {}
     timings: dict = {}
+    optimizers: dict = {}  # the final state's scalars, per label (optimizer.json)
     status, messages, warnings = 0, [], []
     several = len(specs) > 1
+    saved = checkpoint.load_checkpoint() if checkpoint is not None else None
+    current, finished, done_meta = 0, {}, {}
+    if saved is not None:
+        current = saved[1]["spec"]
+        finished = {k[5:]: v for k, v in saved[0].items() if k.startswith("done/")}
+        done_meta = saved[1]["done"]
+    finished_meta = dict(done_meta)
     for i, spec in enumerate(specs):
         label = f"{spec.kind}" if not several else f"{i}_{spec.kind}"
         prefix = f"{label}." if several else ""
-        t0 = time.perf_counter()
-        params, history = problem.train(
-            spec, target, progress, label=f"{label}: " if several else ""
-        )
-        timings[f"{prefix}train_s"] = time.perf_counter() - t0
+        if i < current:  # finished before the interruption: its outputs are in the checkpoint
+            history = {k[len(prefix) :]: v for k, v in finished.items() if _own(k, prefix)}
+            params = {k[6:]: history.pop(k) for k in list(history) if k.startswith("param_")}
+            for k in [k for k in history if k.startswith("opt/")]:
+                arrays[f"{prefix}{k}"] = history.pop(k)
+            optimizers[label] = finished_meta[label]["optimizer"]
+            timings[f"{prefix}train_s"] = finished_meta[label]["train_s"]
+        else:
+            resume = None
+            if i == current and saved is not None and "state" in saved[1]:
+                state = {k: v for k, v in saved[0].items() if not k.startswith("done/")}
+                resume = (state, saved[1]["state"])
+
+            def save(state_arrays, state_meta, i=i, done_meta=done_meta):
+                keep = {f"done/{k}": v for k, v in arrays.items()}
+                keep.update(state_arrays)
+                meta = {"spec": i, "state": state_meta, "done": done_meta}
+                checkpoint.save_checkpoint(keep, meta)
+
+            t0 = time.perf_counter()
+            params, opt, history = problem.train(
+                spec, target, progress, label=f"{label}: " if several else "", resume=resume,
+                save=save if checkpoint is not None else None,
+            )  # fmt: skip
+            timings[f"{prefix}train_s"] = time.perf_counter() - t0
+            opt_arrays, optimizers[label] = state_to_arrays(opt.state_dict())
+            arrays.update({f"{prefix}{k}": v for k, v in opt_arrays.items()})
         for k, v in history.items():
             arrays[f"{prefix}{k}"] = v
         for k, v in params.items():
             arrays[f"{prefix}param_{k}"] = np.asarray(v)
+        done_meta = {
+            lab: {"optimizer": optimizers[lab], "train_s": timings[f"{p}train_s"]}
+            for lab, p in ((lab, f"{lab}." if several else "") for lab in optimizers)
+        }
+        if checkpoint is not None and i + 1 < len(specs) and i >= current:
+            checkpoint.save_checkpoint(
+                {f"done/{k}": v for k, v in arrays.items()}, {"spec": i + 1, "done": done_meta}
+            )
         figs, ok, msg = _figures(problem, history)
         for k, v in figs.items():
             figures[f"{prefix}{k}"] = v
@@ -548,7 +675,12 @@ def run(cfg: TrainConfig, target: str, progress=None, base_dir: Path | None = No
         target=target,
         timings=timings,
         warnings=warnings,
+        files={OPTIMIZER_FILE: json.dumps(optimizers, indent=2, allow_nan=False) + "\n"},
     )
+
+
+def _own(key: str, prefix: str) -> bool:
+    return key.startswith(prefix) if prefix else True
 
 
 #: A loss (or function value) larger in magnitude than this many times its first value (or
@@ -608,11 +740,11 @@ def compare(cfg: TrainConfig, base_dir: Path | None = None, repeats: int = 3) ->
     times_ours, times_ref = [], []
     for _ in range(repeats):
         t = time.perf_counter()
-        p_ours, h_ours = problem.train(spec, target)
+        p_ours, _, h_ours = problem.train(spec, target)
         times_ours.append(time.perf_counter() - t)
     for _ in range(max(1, repeats // 2)):
         t = time.perf_counter()
-        p_ref, h_ref = problem.train(spec, target, numpy=True)
+        p_ref, _, h_ref = problem.train(spec, target, numpy=True)
         times_ref.append(time.perf_counter() - t)
     a, b = h_ours[key], h_ref[key]
     diff = np.abs(a - b)
@@ -696,4 +828,5 @@ EXPERIMENT = Experiment(
     is_batched=is_batched,
     check=check,
     long_running=long_running,
+    checkpoints=True,
 )

@@ -6,10 +6,12 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 
 from .._numba import as_dispatcher, require_compiled
-from ._entries import NACCEPT, NFEV, NREJECT, STATUS
+from .._numba.interrupt import new_stop, progress_poll, run_released
+from ._entries import BLOCK, NACCEPT, NFEV, NREJECT, STATUS
 from ._events import (
     EventSet,
     check_event_values,
@@ -20,7 +22,7 @@ from ._events import (
 from ._ivp import status_message, validate_common, validate_y0
 from ._kernels import KERNELS
 from ._methods import get_method
-from ._records import FINISHED, TERMINATED, Options
+from ._records import FINISHED, NOT_STARTED, TERMINATED, Options
 from ._rhs import CompiledRHS, with_nrt
 
 
@@ -109,6 +111,17 @@ def _event_callables(rhs, event_set: EventSet | None, data, t0, y0, p0):
     return fn, combined_dispatcher(event_set, leading_p=True), True
 
 
+def _blocks_per_chunk(chunk_size, m: int) -> int:
+    """``numba.parallel_chunksize`` for the ``parallel`` kernel, whose ``prange`` runs over
+    blocks of ``BLOCK`` members: ``chunk_size`` members, or about a sixteenth of a core's
+    share (dynamic scheduling: a core that finishes early takes more, where static division
+    would leave it idle behind the slowest share)."""
+    if chunk_size is None:
+        share = -(-m // (BLOCK * numba.get_num_threads()))
+        return max(1, share // 16)
+    return max(1, _chunk(chunk_size, m) // BLOCK)
+
+
 def _chunk(chunk_size, m: int) -> int:
     if chunk_size is None:
         return max(64, -(-m // 50))
@@ -168,8 +181,10 @@ def solve_ivp_batch(
     target : {"auto", "cpu", "parallel", "cuda"}
         One core, members spread over cores with ``prange``, one member per GPU thread.
     chunk_size : int, optional
-        Members per compiled call: ``progress(done, total)`` is called and Ctrl-C is seen
-        between chunks.
+        Members a core takes at a time (``parallel``: dynamic scheduling, so that a few slow
+        members do not leave the other cores idle; default about 1/16 of a core's share), or
+        members per kernel launch (``cuda``). ``progress(done, total)`` is called about ten
+        times a second from the members finished so far.
 
     Returns
     -------
@@ -219,32 +234,39 @@ def solve_ivp_batch(
     choice = choose_target(target, batched=True).name
     y = np.empty((m, n, t_eval.shape[0]))  # the kernels write NaN where a member stopped
     stats = np.zeros((m, 4), dtype=np.int64)
+    stats[:, STATUS] = NOT_STARTED  # how the progress poll tells finished members
     t_bad = np.full(m, np.nan)
     ev_n = np.zeros((m, e), dtype=np.int64)
     ev_t = np.full((m, e, keep_events if e else 0), np.nan)
     ev_y = np.full((m, e, keep_events if e else 0, n), np.nan)
-    chunk = _chunk(chunk_size, m)
     direction = 1.0 if t1 >= t0 else -1.0
     if choice == "cuda":
         from ._cuda import run_batch_cuda
 
         run_batch_cuda(
             m_, rhs, event_set, params, data, (t0, t1, rtol, first, max_step, direction),
-            y0s, t_eval, atol_v, y, stats, t_bad, (ev_n, ev_t, ev_y), chunk, progress,
+            y0s, t_eval, atol_v, y, stats, t_bad, (ev_n, ev_t, ev_y), _chunk(chunk_size, m),
+            progress,
         )  # fmt: skip
     else:
         fn, ev, dynamic = _event_callables(rhs, event_set, data, t0, y0s[0], params[0])
         name = "batch_parallel" if choice == "parallel" else "batch_cpu"
         kernel = kernels.dynamic(name) if dynamic else getattr(kernels, name)
         opt = Options(t0, t1, rtol, atol_v, first, max_step, direction)
-        for lo in range(0, m, chunk):
-            hi = min(m, lo + chunk)
-            kernel(
-                fn, ev, params, data, opt, y0s, t_eval, ev_dir, ev_max, lo, hi, y, stats, t_bad,
-                ev_n, ev_t, ev_y,
-            )  # fmt: skip
-            if progress is not None:
-                progress(hi, m)
+        stop = new_stop(signals=False)
+        values = (fn, ev, params, data, opt, y0s, t_eval, ev_dir, ev_max, 0, m, y, stats, t_bad)
+        values += (ev_n, ev_t, ev_y, stop)
+        blocks = _blocks_per_chunk(chunk_size, m)  # checks chunk_size on every target
+
+        def launch():
+            # a setting of the launching thread; 0 (static division) for the serial kernel
+            with numba.parallel_chunksize(blocks if choice == "parallel" else 0):
+                kernel(*values)
+
+        def finished() -> int:
+            return int(np.count_nonzero(stats[:, STATUS] != NOT_STARTED))
+
+        run_released(launch, (), stop, progress_poll(progress, finished, m))
     codes = stats[:, STATUS].copy()
     status = np.where(codes == FINISHED, 0, np.where(codes == TERMINATED, 1, -1))
     return BatchResult(

@@ -75,13 +75,17 @@ def make_kernel(method: Method, rhs_device, ev_device, n: int, n_events: int, ke
         out = Output(t_eval, Y[i], Q[:0], False, False)
         st[0] = NOT_STARTED
         if n_events == 0:  # a constant here: the other branch is not compiled
-            status = integrate(rhs_device, ev_device, P[i], args, Y0[i], opt, w, None, out, st)
+            status = integrate(
+                rhs_device, ev_device, P[i], args, Y0[i], opt, w, None, out, st, None
+            )
         else:
             events = Events(
                 ev_dir, ev_max, g[:n_events], g_new[:n_events], ev_n[i, :n_events],
                 order[:n_events], roots[:n_events], ev_t[i, :n_events], ev_y[i, :n_events], False,
             )  # fmt: skip
-            status = integrate(rhs_device, ev_device, P[i], args, Y0[i], opt, w, events, out, st)
+            status = integrate(
+                rhs_device, ev_device, P[i], args, Y0[i], opt, w, events, out, st, None
+            )
         reached = int(st[S_NGRID])
         for a in range(n):
             for r in range(reached, t_eval.shape[0]):

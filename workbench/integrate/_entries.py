@@ -121,13 +121,14 @@ def grown_rows(steps, rows, used):
 
 
 @jit
-def to_grid(rhs, p, args, t0, t1, y0, t_eval, first_step, rtol, atol, max_step, y_out):
+def to_grid(rhs, p, args, t0, t1, y0, t_eval, first_step, rtol, atol, max_step, y_out, stop):
     """One trajectory at the times ``t_eval`` into ``y_out`` (n, k).
 
     Returns scalars only (each returned array costs about half a microsecond to box): status,
     nfev, naccept, nreject, t reached, bad t, outputs written. A ``t_eval`` that
     :func:`._shared.grid_problem` rejects returns its code as ``nfev`` with status
-    ``BAD_GRID``: checked here, it costs a tenth of a separate call from Python.
+    ``BAD_GRID``: checked here, it costs a tenth of a separate call from Python. ``stop`` is
+    the stop array the steps poll (see :mod:`workbench._numba.interrupt`).
     """
     problem = grid_problem(t_eval, t0, t1)
     if problem != GRID_OK:
@@ -145,7 +146,7 @@ def to_grid(rhs, p, args, t0, t1, y0, t_eval, first_step, rtol, atol, max_step, 
     st = buf[size - N_STATE :]
     out = Output(t_eval, y_out, w.Q[:0], False, False)
     st[S_STATUS] = NOT_STARTED
-    status = integrate(rhs, rhs, p, args, y0, opt, w, None, out, st)  # no events
+    status = integrate(rhs, rhs, p, args, y0, opt, w, None, out, st, stop)  # no events
     return (
         status,
         int(st[S_NFEV]),
@@ -160,7 +161,7 @@ def to_grid(rhs, p, args, t0, t1, y0, t_eval, first_step, rtol, atol, max_step, 
 @jit
 def solve(
     rhs, ev, p, args, t0, t1, y0, t_eval, first_step, rtol, atol, max_step, record, dense,
-    ev_direction, ev_max,
+    ev_direction, ev_max, stop,
 ):  # fmt: skip
     """One trajectory with any outputs.
 
@@ -186,7 +187,7 @@ def solve(
     st[S_STATUS] = NOT_STARTED
     while True:
         out = Output(t_eval, y_out, steps, record, dense)
-        status = integrate(rhs, ev, p, args, y0, opt, w, events, out, st)
+        status = integrate(rhs, ev, p, args, y0, opt, w, events, out, st, stop)
         if status != NEED_ROOM:
             break
         used = int(st[S_NREC])
@@ -212,8 +213,9 @@ def solve(
 
 @compiled_for(NAME, cache=True, error_model="numpy")
 def member_block(
-    rhs, ev, P, args, opt, Y0, t_eval, ev_dir, ev_max, lo, hi, Y, stats, t_bad, ev_n, ev_t, ev_y
-):
+    rhs, ev, P, args, opt, Y0, t_eval, ev_dir, ev_max, lo, hi, Y, stats, t_bad, ev_n, ev_t, ev_y,
+    stop,
+):  # fmt: skip
     """Members ``lo:hi`` of a batch with one set of work arrays (a member's set-up is a
     few stores, not five allocations). Called, not inlined: inlined into the ``prange``
     body, the 10,000-member ensemble ran 5 to 10% slower. ``ev_dir`` None (no events) is a
@@ -226,7 +228,7 @@ def member_block(
         for i in range(lo, hi):
             out = Output(t_eval, Y[i], w.Q[:0], False, False)
             st[S_STATUS] = NOT_STARTED
-            status = integrate(rhs, ev, P[i], args, Y0[i], opt, w, None, out, st)
+            status = integrate(rhs, ev, P[i], args, Y0[i], opt, w, None, out, st, stop)
             member_done(i, status, st, Y, stats, t_bad)
     else:
         e = ev_dir.shape[0]
@@ -239,7 +241,7 @@ def member_block(
                 ev_dir, ev_max, scratch[0], scratch[1], ev_n[i], order, scratch[2], ev_t[i],
                 ev_y[i], False,
             )  # fmt: skip
-            status = integrate(rhs, ev, P[i], args, Y0[i], opt, w, events, out, st)
+            status = integrate(rhs, ev, P[i], args, Y0[i], opt, w, events, out, st, stop)
             member_done(i, status, st, Y, stats, t_bad)
 
 
@@ -254,28 +256,30 @@ def member_done(i, status, st, Y, stats, t_bad):
     t_bad[i] = st[S_T_BAD]
 
 
-@jit
+@compiled_for(NAME, cache=True, error_model="numpy", nogil=True)
 def batch_cpu(
-    rhs, ev, P, args, opt, Y0, t_eval, ev_dir, ev_max, lo, hi, Y, stats, t_bad, ev_n, ev_t, ev_y
-):
+    rhs, ev, P, args, opt, Y0, t_eval, ev_dir, ev_max, lo, hi, Y, stats, t_bad, ev_n, ev_t, ev_y,
+    stop,
+):  # fmt: skip
     """Members ``lo:hi`` of a batch on one core."""
     member_block(
         rhs, ev, P, args, opt, Y0, t_eval, ev_dir, ev_max, lo, hi, Y, stats, t_bad, ev_n, ev_t,
-        ev_y,
+        ev_y, stop,
     )  # fmt: skip
 
 
-@compiled_for(NAME, cache=True, error_model="numpy", parallel=True)
+@compiled_for(NAME, cache=True, error_model="numpy", parallel=True, nogil=True)
 def batch_parallel(
-    rhs, ev, P, args, opt, Y0, t_eval, ev_dir, ev_max, lo, hi, Y, stats, t_bad, ev_n, ev_t, ev_y
-):
+    rhs, ev, P, args, opt, Y0, t_eval, ev_dir, ev_max, lo, hi, Y, stats, t_bad, ev_n, ev_t, ev_y,
+    stop,
+):  # fmt: skip
     """Members ``lo:hi`` of a batch spread over the cores, in blocks of ``BLOCK`` members."""
     blocks = -(-(hi - lo) // BLOCK)
     for b in prange(blocks):
         start = lo + b * BLOCK
         member_block(
             rhs, ev, P, args, opt, Y0, t_eval, ev_dir, ev_max, start, min(hi, start + BLOCK), Y,
-            stats, t_bad, ev_n, ev_t, ev_y,
+            stats, t_bad, ev_n, ev_t, ev_y, stop,
         )  # fmt: skip
 
 

@@ -11,6 +11,7 @@ from numba import njit
 from numba.core.errors import NumbaError
 
 from .._numba import F64, Bridge, arg_layout, as_dispatcher, compile_or_fallback, kernel_entry
+from .._numba.interrupt import reraise, stop_for_call
 from . import _records as _core
 from ._callback import wrap
 from ._events import (
@@ -500,7 +501,8 @@ def solve_ivp(
     else:
         ev_dir, ev_max = event_set.direction, event_set.max_events
     values = (rhs, ev, p, data, t0, t1, y0, grid, first, rtol, atol_v, max_step)
-    values += (record or dense_output, bool(dense_output), ev_dir, ev_max)
+    stop = stop_for_call()
+    values += (record or dense_output, bool(dense_output), ev_dir, ev_max, stop)
     if dynamic:
         kernel = kernels.dynamic("solve")
     else:  # addresses and float64 vectors: only writeability changes the argument types
@@ -512,6 +514,8 @@ def solve_ivp(
     )
     if bridge is not None:
         bridge.reraise()
+    if code == _core.INTERRUPTED:
+        reraise(stop)
     if code == _core.BAD_GRID:
         check_grid(nfev, t0, t1)
     status, message = status_message(code, t_bad)
@@ -545,7 +549,8 @@ def _solve_to_grid(kernels, fun, t0, t1, y0, grid, first, rtol, atol_v, max_step
     """The common case, values at ``t_eval`` only, with the least Python around the kernel."""
     rhs, _, p, data, dynamic, writeable, bridge = _callables(fun, None, t0, y0, args)
     y_grid = np.empty((y0.shape[0], grid.shape[0]))
-    values = (rhs, p, data, t0, t1, y0, grid, first, rtol, atol_v, max_step, y_grid)
+    stop = stop_for_call()
+    values = (rhs, p, data, t0, t1, y0, grid, first, rtol, atol_v, max_step, y_grid, stop)
     if dynamic:
         kernel = kernels.dynamic("to_grid")
     else:
@@ -556,6 +561,8 @@ def _solve_to_grid(kernels, fun, t0, t1, y0, grid, first, rtol, atol_v, max_step
     code, nfev, naccept, nreject, _, t_bad, filled = kernel(*values)
     if bridge is not None:
         bridge.reraise()
+    if code == _core.INTERRUPTED:
+        reraise(stop)
     if code == _core.BAD_GRID:
         check_grid(nfev, t0, t1)
     status, message = status_message(code, t_bad)

@@ -45,6 +45,8 @@ class MethodKernels:
 
             kernel = getattr(self.entries, name)
             options = dict(error_model="numpy")
+            if name.startswith("batch"):  # run in a worker thread (see _numba.interrupt)
+                options["nogil"] = True
             if name == "batch_parallel":
                 options["parallel"] = True
             twin = self._dynamic[name] = njit(**options)(kernel.py_func)

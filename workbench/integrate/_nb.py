@@ -178,7 +178,7 @@ def _nbsolve_ivp(
         maxes = ev_max.copy()
         code, nfev, naccept, nreject, _, t_bad, y_grid, filled, steps, count, t_at, y_at = solve(
             rhs, ev, np.empty(0), args, float(t0), float(t1), y0, grid, float(first_step),
-            float(rtol), atol_v, float(max_step), record, False, dirs, maxes,
+            float(rtol), atol_v, float(max_step), record, False, dirs, maxes, None,
         )  # fmt: skip
         if code == FINISHED:
             status = 0

@@ -22,6 +22,7 @@ import numpy as np
 from numba import njit
 
 from .._numba import as_dispatcher, compile_or_fallback, kernel_entry, run_as_python
+from .._numba.interrupt import reraise, stop_for_call
 from ._ivp import (
     _callables,
     _check_output_shape,
@@ -32,7 +33,7 @@ from ._ivp import (
     validate_y0,
 )
 from ._kernels import KERNELS
-from ._records import BAD_GRID
+from ._records import BAD_GRID, INTERRUPTED
 
 __all__ = ["ODEintWarning", "odeint"]
 
@@ -184,7 +185,8 @@ def odeint(
     rhs, ev, p, data, dynamic, writeable, bridge = _callables(fun, None, t0, y0, args)
     kernels = KERNELS[METHOD]
     values = (rhs, ev, p, data, t0, t1, y0, grid, first, rtol, atol_v, max_step, True, False)
-    values += (_EMPTY, _EMPTY)
+    stop = stop_for_call()
+    values += (_EMPTY, _EMPTY, stop)
     if dynamic:
         kernel = kernels.dynamic("solve")
     else:
@@ -195,6 +197,8 @@ def odeint(
     code, nfev, _, _, _, t_bad, y_grid, filled, steps, *_ = kernel(*values)
     if bridge is not None:
         bridge.reraise()
+    if code == INTERRUPTED:
+        reraise(stop)
     if code == BAD_GRID:
         check_grid(nfev, t0, t1)
     status, message = status_message(code, t_bad)

@@ -19,6 +19,7 @@ NOT_STARTED = 4
 STEP_TOO_SMALL = -1
 NONFINITE_RHS = -2
 BAD_GRID = -3  # t_eval rejected before integrating
+INTERRUPTED = -4  # Ctrl-C or a time limit (see workbench._numba.interrupt)
 
 #: What :func:`grid_problem` finds wrong with output times.
 GRID_OK = 0

@@ -27,9 +27,11 @@ from __future__ import annotations
 import math
 
 from .._numba import compiled_for
+from .._numba.interrupt import interrupted
 from ._methods import DOP853_DENSE, RK45, TWO_ESTIMATORS, Tableau
 from ._records import (
     FINISHED,
+    INTERRUPTED,
     NEED_ROOM,
     NONFINITE_RHS,
     NOT_STARTED,
@@ -501,7 +503,7 @@ def begin(rhs, p, args, y0, opt, w, out, st):
 
 
 @leaf
-def integrate(rhs, ev, p, args, y0, opt, w, events, out, st):
+def integrate(rhs, ev, p, args, y0, opt, w, events, out, st, stop):
     """Integrate one trajectory, or go on with it: scipy's ``solve_ivp`` loop.
 
     Starts when ``st[S_STATUS]`` is ``NOT_STARTED``, else continues from ``st`` and the work
@@ -509,7 +511,9 @@ def integrate(rhs, ev, p, args, y0, opt, w, events, out, st):
     ``out.dense`` their dense output), finds events on the dense output, and returns the
     status (also in ``st[S_STATUS]``), with the counts in ``st``. ``events`` is an
     :class:`._records.Events` or None: Numba prunes the branches on a None argument, so
-    without events their code is not compiled at all (a compile-time switch).
+    without events their code is not compiled at all (a compile-time switch). ``stop`` is
+    polled before every step (see :mod:`workbench._numba.interrupt`; None on the GPU): when
+    set, the trajectory ends with status ``INTERRUPTED``.
     """
     if st[S_STATUS] == NOT_STARTED:
         status = begin(rhs, p, args, y0, opt, w, out, st)
@@ -535,6 +539,9 @@ def integrate(rhs, ev, p, args, y0, opt, w, events, out, st):
     nq = w.Q.shape[1]
     n_grid = out.t_eval.shape[0]
     while status == RUNNING:
+        if interrupted(stop):
+            status = INTERRUPTED
+            break
         if out.record and nrec >= out.steps.shape[0]:
             status = NEED_ROOM
             break

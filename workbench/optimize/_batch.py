@@ -14,11 +14,13 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 from numba import njit, prange, typeof, types
 from numba.extending import overload
 
 from .._numba import require_compiled
+from .._numba.interrupt import new_stop, progress_poll, run_released
 from ._bfgs_kernel import bfgs, work_arrays
 from ._minimize import (
     _EPSILON,
@@ -61,14 +63,16 @@ def _member_args_of_overload(members, i):
 
 
 @njit(cache=True, error_model="numpy")
-def fit_member(obj, args, x0, H0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2, x, f, st, i):
+def fit_member(
+    obj, args, x0, H0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2, x, f, st, i, stop
+):  # fmt: skip
     """Fit member ``i`` on the CPU (allocating its own work arrays) and store its results."""
     n = x0.shape[0]
     W, S, L, T, A = work_arrays(n)
     H = H0.copy()
     status, nit, fval = bfgs(
         obj, args, W, S, L, H, T, A, x0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2,
-        np.empty((0, n)), None,
+        np.empty((0, n)), None, stop,
     )  # fmt: skip
     for k in range(n):
         x[i, k] = W[XK, k]
@@ -79,22 +83,28 @@ def fit_member(obj, args, x0, H0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2, 
     st[i, NJEV_COL] = S[NGEV]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def batch_serial(
-    obj, shared, members, x0s, H0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2, lo, hi, x, f, st
-):
+    obj, shared, members, x0s, H0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2, lo, hi, x, f, st,
+    stop,
+):  # fmt: skip
     for i in range(lo, hi):
         args = member_args_of(members, i) + shared
-        fit_member(obj, args, x0s[i], H0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2, x, f, st, i)
+        fit_member(
+            obj, args, x0s[i], H0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2, x, f, st, i, stop
+        )  # fmt: skip
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
+@njit(cache=True, error_model="numpy", parallel=True, nogil=True)
 def batch_parallel(
-    obj, shared, members, x0s, H0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2, lo, hi, x, f, st
-):
+    obj, shared, members, x0s, H0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2, lo, hi, x, f, st,
+    stop,
+):  # fmt: skip
     for i in prange(lo, hi):
         args = member_args_of(members, i) + shared
-        fit_member(obj, args, x0s[i], H0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2, x, f, st, i)
+        fit_member(
+            obj, args, x0s[i], H0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2, x, f, st, i, stop
+        )  # fmt: skip
 
 
 _KERNELS = {"cpu": batch_serial, "parallel": batch_parallel}
@@ -202,9 +212,11 @@ def minimize_bfgs_batch(
     runs one member per GPU thread (n <= 32), ``auto`` picks
     (:func:`workbench.targets.choose_target`). On ``cpu`` and ``parallel`` every member's
     numbers equal the single fit's bit for bit; on ``cuda`` they agree to rounding (the GPU's
-    ``exp``/``log``/``pow`` may differ from the CPU's in the last bit). Members run in chunks
-    of ``chunk_size``, so ``progress(done, total)`` is called and Ctrl-C is seen between
-    chunks. The other options are :func:`minimize_bfgs`'s, shared by all members.
+    ``exp``/``log``/``pow`` may differ from the CPU's in the last bit). On the CPU the kernel
+    runs with the GIL released while this thread waits: ``progress(done, total)`` is called
+    about ten times a second, and Ctrl-C stops every member within an iteration.
+    ``chunk_size`` is the members a core takes at a time (``parallel``, dynamic scheduling) or
+    per launch (``cuda``). The other options are :func:`minimize_bfgs`'s, shared by all members.
 
     Returns a :class:`BatchOptimizeResult`: x (m, n), and fun, nit, nfev, njev, status (m,).
     Raises ValueError for ``x0s`` that is not a finite (m, n) array, ``member_args`` without m
@@ -276,6 +288,7 @@ def minimize_bfgs_batch(
     x = np.empty((m, n))
     f = np.empty(m)
     st = np.zeros((m, 4))
+    st[:, STATUS] = -1.0  # unfinished, for the progress poll
     chunk = int(chunk_size) if chunk_size else max(16, -(-m // 50))
     settings = (float(gtol), float(norm), maxiter, float(xrtol), float(c1), float(c2))
     if choice == "cuda":
@@ -285,13 +298,20 @@ def minimize_bfgs_batch(
             fun, shared, members, x0s, H0, fd, steps, settings, x, f, st, chunk, progress
         )
     else:
-        values = (obj, shared, members, x0s, H0, fd, steps, *settings, 0, m, x, f, st)
+        stop = new_stop(signals=False)
+        values = (obj, shared, members, x0s, H0, fd, steps, *settings, 0, m, x, f, st, stop)
         kernel = kernel_entry(_KERNELS[choice], values, key)
-        for lo in range(0, m, chunk):
-            hi = min(m, lo + chunk)
-            kernel(obj, shared, members, x0s, H0, fd, steps, *settings, lo, hi, x, f, st)
-            if progress is not None:
-                progress(hi, m)
+        per_core = -(-m // numba.get_num_threads())
+        dynamic = int(chunk_size) if chunk_size else max(1, per_core // 16)
+
+        def launch():
+            with numba.parallel_chunksize(dynamic if choice == "parallel" else 0):
+                kernel(*values)
+
+        def finished() -> int:
+            return int(np.count_nonzero(st[:, STATUS] >= 0))
+
+        run_released(launch, (), stop, progress_poll(progress, finished, m))
     return BatchOptimizeResult(
         x=x,
         fun=f,

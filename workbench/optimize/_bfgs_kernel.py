@@ -14,10 +14,11 @@ import math
 import numpy as np
 
 from .._numba import inline, jit, leaf
+from .._numba.interrupt import interrupted
 from ._blas import dot, madd, neg_gemv
 from ._linesearch import FOUND, LS_SLOTS, wolfe1, wolfe2
 from ._objective import call_iteration_callback
-from ._result import MAXITER, NAN_RESULT, PR_LOSS, SUCCESS
+from ._result import INTERRUPTED, MAXITER, NAN_RESULT, PR_LOSS, SUCCESS
 from ._scalar import (
     GC,
     GFK,
@@ -210,8 +211,9 @@ _SMALL = 8
 
 @leaf
 def bfgs(
-    obj, args, W, S, L, H, T, A, x0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2, allvecs, cb
-):
+    obj, args, W, S, L, H, T, A, x0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2, allvecs, cb,
+    stop,
+):  # fmt: skip
     """Minimise from ``x0`` as ``scipy.optimize._minimize_bfgs`` does.
 
     ``H`` holds the initial inverse Hessian and ends as the last one (``T`` and ``A``, n x n,
@@ -220,7 +222,9 @@ def bfgs(
     go to the rows of ``allvecs`` while it has room (pass a (0, n) array for none). ``cb`` is
     the per-iteration callback (see :func:`._objective.call_iteration_callback`: None, or an
     address, 0 for none); a nonzero answer stops the iterations where scipy's
-    ``StopIteration`` does. Returns (status, nit, f)."""
+    ``StopIteration`` does. ``stop`` is polled before every iteration (see
+    :mod:`workbench._numba.interrupt`; None on the GPU): when set, the status is
+    ``INTERRUPTED``. Returns (status, nit, f)."""
     n = x0.shape[0]
     xk, gfk, pk, sk, yk, scratch = W[XK], W[GFK], W[PK], W[SK], W[YK], W[NORM]
     for i in range(n):
@@ -239,6 +243,8 @@ def bfgs(
     warnflag = SUCCESS
     gnorm = vecnorm(gfk, ord, scratch)
     while gnorm > gtol and k < maxiter:
+        if interrupted(stop):
+            return INTERRUPTED, k, old_fval
         neg_gemv(H, gfk, pk)
         derphi0 = dot(gfk, pk)
         # scipy's _line_search_wolfe12: Moré-Thuente first, the zoom search (from the same
@@ -315,8 +321,9 @@ def work_arrays(n):
 
 @jit
 def bfgs_one(
-    obj, args, x0, H0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2, H, x, jac, allvecs, cb
-):
+    obj, args, x0, H0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2, H, x, jac, allvecs, cb,
+    stop,
+):  # fmt: skip
     """One minimisation from Python: allocates the work arrays. ``H`` (n x n) starts as the
     initial inverse Hessian ``H0`` (the identity when ``H0`` is 0 x 0) and ends as the last one,
     ``x`` and ``jac`` as the solution and its gradient; the rows of ``allvecs`` hold the first
@@ -333,8 +340,9 @@ def bfgs_one(
                 H[i, j] = H0[i, j]
     W, S, L, T, A = work_arrays(n)
     status, nit, f = bfgs(
-        obj, args, W, S, L, H, T, A, x0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2, allvecs, cb
-    )
+        obj, args, W, S, L, H, T, A, x0, fd, steps, gtol, ord, maxiter, xrtol, c1, c2, allvecs, cb,
+        stop,
+    )  # fmt: skip
     for i in range(n):
         x[i] = W[XK, i]
         jac[i] = W[GFK, i]

@@ -111,6 +111,7 @@ def make_kernel(obj_device, n: int, fd: int = COMBINED, steps=None, H0=None):
             c2,
             none[:0],
             None,
+            None,
         )
         for k in range(n):
             X[i, k] = W[XK, k]

@@ -20,9 +20,10 @@ from numba import njit
 from numba.core.errors import NumbaError
 
 from .._numba import F64, Bridge, arg_layout, as_dispatcher, compile_or_fallback
+from .._numba.interrupt import reraise, stop_for_call
 from . import _bfgs_kernel
 from ._objective import CompiledObjective, first_class, kernel_entry
-from ._result import STATUS_MESSAGES, OptimizeResult, OptimizeWarning
+from ._result import INTERRUPTED, STATUS_MESSAGES, OptimizeResult, OptimizeWarning
 from ._scalar import ANALYTIC, COMBINED, FD3_REL, FD_ABS, FD_REL
 from ._wrapper import wrap_objective
 
@@ -468,11 +469,14 @@ def _run_bfgs(
     while True:
         H, x, g = np.empty((n, n)), np.empty(n), np.empty(n)
         allvecs = np.empty((n_keep, n)) if n_keep else _no_iterates(n)
-        values = (obj, args, x0, H0, fd, steps, *settings, H, x, g, allvecs, cb)
+        stop = stop_for_call()
+        values = (obj, args, x0, H0, fd, steps, *settings, H, x, g, allvecs, cb, stop)
         kernel = kernel_entry(_bfgs_kernel.bfgs_one, values, key)
         status, nit, f, nfev, njev = kernel(*values)
         if bridge is not None:
             bridge.reraise()
+        if status == INTERRUPTED:
+            reraise(stop)
         if nit + 1 <= n_keep or not return_all or iterates is not None:
             break
         n_keep = nit + 1

@@ -11,6 +11,8 @@ import numpy as np
 __all__ = ["STATUS_MESSAGES", "OptimizeResult", "OptimizeWarning"]
 
 SUCCESS, MAXITER, PR_LOSS, NAN_RESULT = 0, 1, 2, 3
+#: Stopped by Ctrl-C or a time limit: never reported, the caller raises what stopped it.
+INTERRUPTED = 4
 
 #: scipy's ``_status_message`` texts for the codes BFGS returns, word for word.
 STATUS_MESSAGES = {
