@@ -13,6 +13,8 @@ Prints ratios (reference time / our time), medians over repeats:
   against the same solve without, and against scipy with the same event;
 - the 10,000-member ensemble (configs/arm_ensemble.yaml) on ``parallel`` against scipy looped
   over members with the numpy right-hand side (a few hundred members timed, then scaled);
+- scheduling: the same ensemble on ``cpu`` against ``parallel`` with one thread and with all
+  (the parallel target must never be slower than one thread), timed alternately;
 - latency: the first-ever run (empty compile cache) and a second process with the cache warm,
   medians of 5 process starts of ``workbench run configs/arm.yaml``.
 
@@ -216,6 +218,36 @@ def ensemble() -> None:
     )
 
 
+def scheduling() -> None:
+    import numba
+
+    size = 10_000 if not QUICK else 1000
+    cfg = resolve(ROOT / "configs/arm_ensemble.yaml", [f"ensemble.size={size}"])
+    torque = exp.packed_torque(cfg)
+    y0s, params = exp.ensemble_members(cfg)
+    s, t_eval = cfg.solver, cfg.solver.output_times(cfg.ensemble.t_eval)
+    threads = numba.get_num_threads()
+
+    def on(target, n):
+        def call():
+            numba.set_num_threads(n)
+            try:
+                solve_ivp_batch(
+                    model.ARM_RHS, s.t_span, y0s, params=params, args=(torque,), t_eval=t_eval,
+                    rtol=s.rtol, atol=s.atol, target=target,
+                )  # fmt: skip
+            finally:
+                numba.set_num_threads(threads)
+
+        return call
+
+    rounds = 9 if not QUICK else 3
+    t_all, t_cpu, r_cpu = paired_times(on("parallel", threads), on("cpu", 1), rounds=rounds)
+    _, t_one, r_one = paired_times(on("parallel", threads), on("parallel", 1), rounds=rounds)
+    report(f"ensemble of {size}: parallel on {threads} threads vs cpu", t_all, t_cpu, "s", r_cpu)
+    report(f"ensemble of {size}: parallel on {threads} vs on 1 thread", t_all, t_one, "s", r_one)
+
+
 def latency() -> None:
     starts = 5 if not QUICK else 2
     argv = workbench_argv("run", str(ROOT / "configs/arm.yaml"), "--quiet", "--out")
@@ -245,5 +277,6 @@ if __name__ == "__main__":
     print("events:")
     event_cost()
     ensemble()
+    scheduling()
     latency()
     print(f"(benchmark took {time.perf_counter() - t:.0f} s)")

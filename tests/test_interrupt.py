@@ -228,3 +228,19 @@ def test_timeout_stops_an_ensemble_with_exit_1_and_says_so(tmp_path):
     assert "stopped: the time limit of 1 s was reached" in err
     assert "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_worker_thread_uses_the_callers_thread_count():
+    # numba.set_num_threads is a per-thread setting: a batch run in a worker thread must keep
+    # the caller's (else "parallel on one thread" would quietly use every core)
+    import numba
+
+    from workbench._numba.interrupt import new_stop, run_released
+
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        assert run_released(numba.get_num_threads, (), new_stop(False)) == 1
+    finally:
+        numba.set_num_threads(before)
+    assert run_released(numba.get_num_threads, (), new_stop(False)) == before

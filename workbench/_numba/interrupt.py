@@ -28,6 +28,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 
+import numba
 import numpy as np
 from llvmlite import ir
 from numba import types
@@ -137,6 +138,7 @@ def new_stop(signals: bool | None = None) -> np.ndarray:
 
 _MAIN_STOP = new_stop(True)
 _OTHER_STOP = new_stop(False)
+_MAIN_IDENT = threading.main_thread().ident
 
 
 def stop_for_call() -> np.ndarray:
@@ -144,9 +146,7 @@ def stop_for_call() -> np.ndarray:
     call on the main thread (an allocation would cost a tenth of a small solve): after a
     kernel returns, :func:`reraise` leaves it cleared. Other threads cannot run signal
     handlers, and get an array that never stops."""
-    if threading.current_thread() is threading.main_thread():
-        return _MAIN_STOP
-    return _OTHER_STOP
+    return _MAIN_STOP if threading.get_ident() == _MAIN_IDENT else _OTHER_STOP
 
 
 def reraise(stop: np.ndarray) -> None:
@@ -169,14 +169,17 @@ def run_released(
     poll_s: float = 0.1,
 ):
     """Run ``kernel(*args)`` (compiled with ``nogil=True``, polling ``stop``) in a worker
-    thread while this thread waits and stays responsive: every ``poll_s`` it calls ``poll``
+    thread, with this thread's ``numba.get_num_threads()``, while this thread waits and stays
+    responsive: every ``poll_s`` it calls ``poll``
     (progress), and a signal handler's exception (Ctrl-C, :class:`TimeLimitReached`) sets
     ``stop[FLAG]``, waits for the kernel to return (the next step of every member) and is
     raised. Returns the kernel's value; re-raises its exception."""
     outcome: dict = {}
+    threads = numba.get_num_threads()  # a per-thread setting: the caller's must hold
 
     def work():
         try:
+            numba.set_num_threads(threads)
             outcome["value"] = kernel(*args)
         except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
             outcome["error"] = exc
