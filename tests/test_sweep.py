@@ -634,3 +634,34 @@ def test_list_prints_one_line_per_entry_when_piped():
         assert any(
             line.startswith(f"kind    {kind}: ") and line.endswith(summary) for line in lines
         )
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["arm.yaml", "arm_ensemble.yaml", "logreg.yaml", "logreg_bootstrap.yaml", "train_mlp.yaml",
+     "train_saddle.yaml"],
+)  # fmt: skip
+def test_each_kind_shrinks_its_own_configs_into_valid_short_runs(name):
+    from workbench import experiments
+    from workbench.config import resolve
+
+    cfg = resolve(ROOT / "configs" / name, [])
+    exp = experiments.get(cfg.experiment)
+    config = cfg.model_dump(mode="json")
+    exp.shrink(config)
+    short = exp.config_model.model_validate(config)
+    if cfg.experiment == "arm":
+        t0, t1 = cfg.solver.t_span
+        assert short.solver.t_span[1] - short.solver.t_span[0] == pytest.approx((t1 - t0) * 1e-3)
+        assert short.ensemble is None or short.ensemble.size <= 8
+    elif cfg.experiment == "logreg":
+        assert short.solver.maxiter == 2
+        assert short.bootstrap is None or short.bootstrap.resamples == 2
+    else:
+        assert short.training.epochs == 1 and short.training.steps == 2
+
+
+def test_a_kind_without_a_shrink_recipe_is_not_warmed_up():
+    from workbench.sweeps.worker import Task, shrink
+
+    assert shrink([Task("0", "lm", {}, None)]) is None

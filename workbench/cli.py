@@ -10,7 +10,6 @@ import contextlib
 import math
 import shlex
 import sys
-import time
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -198,42 +197,32 @@ def run(
     """Run one experiment and write its run folder."""
     with _guard(debug):
         from . import runs
-        from ._numba.interrupt import TimeLimitReached, time_limit
+        from ._numba.interrupt import TimeLimitReached
         from .config import dump_resolved
         from .targets import choose_target
 
-        started = time.perf_counter()
         cfg, exp = _resolve(config, overrides, target)
-        choice = choose_target(cfg.target, batched=exp.is_batched(cfg))
+        choose_target(cfg.target, batched=exp.is_batched(cfg))  # a usage error before a folder
         show_bar = not quiet and not as_json and out.is_terminal and exp.shows_progress(cfg)
         resolved = dump_resolved(cfg)
         if resume is not None:
             _check_resumable(resume, resolved, exp)
         bar, progress = _progress_callback(show_bar)
-        extra = {"checkpoint": None} if exp.checkpoints else {}
         rd = runs.create_run(out_dir or cfg.output, cfg.name, resume=resume)
         try:
             with rd:
                 rd.write_config(resolved)
-                rd.log(f"target: {choice.name} ({choice.reason})")
-                if exp.checkpoints:
-                    extra["checkpoint"] = rd
                 feedback = not quiet and not as_json and out.is_terminal
                 with (
                     bar if bar is not None else contextlib.nullcontext(),
                     _compile_status(bar, feedback),
-                    time_limit(timeout),
                 ):
-                    outcome = exp.run(cfg, choice.name, progress, config.parent, **extra)
-                for filename, text in outcome.files.items():
-                    rd.write_text(filename, text)
-                wall = time.perf_counter() - started
-                result = runs.result_record(
-                    cfg, outcome, target_reason=choice.reason, wall_s=wall, versions=runs.versions()
-                )
-                rd.write_arrays(outcome.arrays)
-                rd.log(f"status {outcome.status}: {outcome.message}")
-                rd.write_result(result)
+                    performed = runs.perform(
+                        cfg, exp, progress=progress, base_dir=config.parent, checkpoint=rd,
+                        timeout=timeout,
+                    )  # fmt: skip
+                result = runs.write_complete(rd, cfg, performed)
+                outcome = performed.outcome
         except KeyboardInterrupt:
             _stopped(rd, config, overrides, "interrupted", 130)
         except TimeLimitReached as exc:

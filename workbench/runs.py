@@ -26,6 +26,7 @@ import re
 import secrets
 import shutil
 import tempfile
+import time
 import traceback
 import zipfile
 from collections.abc import Mapping
@@ -313,6 +314,73 @@ def result_record(cfg, outcome, *, target_reason, wall_s, versions) -> dict[str,
         "seed": cfg.seed,
         "versions": versions,
     }
+
+
+# ------------------------------------------------------------------------- the run service
+
+
+@dataclass
+class Performed:
+    """What running an experiment produced: its :class:`Outcome`, where it ran and why, the
+    wall time and the package versions (picklable: sweep workers send it back)."""
+
+    outcome: Any
+    target: str
+    target_reason: str
+    wall_s: float
+    versions: dict[str, str]
+
+
+def perform(
+    cfg,
+    exp=None,
+    *,
+    progress=None,
+    base_dir: Path | None = None,
+    checkpoint: RunDir | None = None,
+    timeout: float | None = None,
+) -> Performed:
+    """Run the experiment of a resolved config: choose its target, run it (within ``timeout``
+    seconds: :class:`workbench._numba.interrupt.TimeLimitReached` after that), and return what
+    it produced. ``checkpoint`` (a run folder) is handed to kinds that keep checkpoints. The
+    one way the CLI and the sweep workers run an experiment."""
+    from workbench import experiments
+    from workbench._numba.interrupt import time_limit
+    from workbench.targets import choose_target
+
+    exp = exp or experiments.get(cfg.experiment)
+    started = time.perf_counter()
+    choice = choose_target(cfg.target, batched=exp.is_batched(cfg))
+    extra = {"checkpoint": checkpoint} if exp.checkpoints else {}
+    if checkpoint is not None:
+        checkpoint.log(f"target: {choice.name} ({choice.reason})")
+    with time_limit(timeout):
+        outcome = exp.run(cfg, choice.name, progress, base_dir, **extra)
+    return Performed(outcome, choice.name, choice.reason, time.perf_counter() - started, versions())
+
+
+def write_complete(
+    rd: RunDir, cfg, performed: Performed, extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Write a performed run into the entered run folder ``rd`` (its config already written):
+    the experiment's files, ``arrays.npz``, the log line and, last, ``result.json`` (with
+    ``extra`` keys added); the folder becomes complete when ``rd``'s block ends. The one way
+    the CLI and the sweep driver write a finished run. Returns the result record."""
+    outcome = performed.outcome
+    for filename, text in outcome.files.items():
+        rd.write_text(filename, text)
+    result = result_record(
+        cfg,
+        outcome,
+        target_reason=performed.target_reason,
+        wall_s=performed.wall_s,
+        versions=performed.versions,
+    )
+    result.update(extra or {})
+    rd.write_arrays(outcome.arrays)
+    rd.log(f"status {outcome.status}: {outcome.message}")
+    rd.write_result(result)
+    return result
 
 
 def create_run(

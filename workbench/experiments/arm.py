@@ -791,6 +791,19 @@ def plot(run, path: Path) -> None:
     plt.close(fig)
 
 
+def shrink(c: dict) -> None:
+    """A warm-up run: a thousandth of the time span, two outputs, at most 8 members; float
+    options only (the same kernels), so that no combination makes the warm-up long."""
+    s = c["solver"]
+    t0, t1 = s["t_span"]
+    s["t_span"] = [t0, t0 + (t1 - t0) * 1e-3]
+    s["t_eval"] = 2
+    s["first_step"] = None
+    s.update(rtol=1e-3, atol=1e-6, max_step=float("inf"))
+    if c.get("ensemble"):
+        c["ensemble"]["size"] = min(int(c["ensemble"]["size"]), 8)
+
+
 EXPERIMENT = Experiment(
     kind="arm",
     summary="two-link arm driven by a tabulated torque (RK45, RK23 or DOP853; events; ensembles)",
@@ -800,4 +813,5 @@ EXPERIMENT = Experiment(
     plot=plot,
     is_batched=is_batched,
     check=check,
+    shrink=shrink,
 )

@@ -167,6 +167,10 @@ class Experiment:
     checkpoints: bool = False
     #: Whether a run reports progress (a bar in the terminal); batched runs always do.
     long_running: Callable[[ExperimentConfig], bool] = field(default=lambda cfg: False)
+    #: ``shrink(config)`` edits a config (a plain dict, as dumped) in place into a short run
+    #: that calls the same compiled kernels, with which a sweep warms its workers up; None:
+    #: this kind is not shrunk, and a sweep runs its first run alone before the others.
+    shrink: Callable[[dict], None] | None = None
 
     def shows_progress(self, cfg: ExperimentConfig) -> bool:
         return self.is_batched(cfg) or self.long_running(cfg)

@@ -370,6 +370,13 @@ def plot(run, path: Path) -> None:
     plt.close(fig)
 
 
+def shrink(c: dict) -> None:
+    """A warm-up run: two iterations, two bootstrap fits."""
+    c["solver"]["maxiter"] = 2
+    if c.get("bootstrap"):
+        c["bootstrap"]["resamples"] = 2
+
+
 EXPERIMENT = Experiment(
     kind="logreg",
     summary="logistic regression fitted by BFGS (scipy's fmin_bfgs), with a bootstrap option",
@@ -379,4 +386,5 @@ EXPERIMENT = Experiment(
     plot=plot,
     is_batched=is_batched,
     check=check,
+    shrink=shrink,
 )

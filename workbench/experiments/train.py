@@ -818,6 +818,12 @@ def plot(run, path: Path) -> None:
     plt.close(fig)
 
 
+def shrink(c: dict) -> None:
+    """A warm-up run: one epoch, or two steps."""
+    c["training"]["steps"] = 2
+    c["training"]["epochs"] = 1
+
+
 EXPERIMENT = Experiment(
     kind="train",
     summary="training with RMSprop/SGD/Adam: MLP or softmax on data, or test functions",
@@ -829,4 +835,5 @@ EXPERIMENT = Experiment(
     check=check,
     long_running=long_running,
     checkpoints=True,
+    shrink=shrink,
 )

@@ -104,13 +104,11 @@ def execute(task: Task) -> dict[str, Any]:
     }
     try:
         from workbench import experiments, runs
-        from workbench.targets import choose_target
 
         exp = experiments.get(task.kind)
         cfg = exp.config_model.model_validate(task.config)
-        choice = choose_target(cfg.target, batched=exp.is_batched(cfg))
         base_dir = None if task.base_dir is None else _path(task.base_dir)
-        outcome = exp.run(cfg, choice.name, None, base_dir)
+        performed = runs.perform(cfg, exp, base_dir=base_dir)
     except KeyboardInterrupt:
         info.update(state="interrupted", message="interrupted (Ctrl-C)")
         info["wall_s"] = time.perf_counter() - started
@@ -121,11 +119,12 @@ def execute(task: Task) -> dict[str, Any]:
         return info
     info.update(
         state="finished",
-        outcome=outcome,
-        target=choice.name,
-        target_reason=choice.reason,
+        outcome=performed.outcome,
+        performed=performed,
+        target=performed.target,
+        target_reason=performed.target_reason,
         wall_s=time.perf_counter() - started,
-        versions=runs.versions(),
+        versions=performed.versions,
     )
     return info
 
@@ -139,33 +138,6 @@ def _path(text: str):
 # ------------------------------------------------------------------------------------ warm-up
 
 
-def _shrink_arm(c: dict) -> None:
-    s = c["solver"]
-    t0, t1 = s["t_span"]
-    s["t_span"] = [t0, t0 + (t1 - t0) * 1e-3]
-    s["t_eval"] = 2
-    s["first_step"] = None
-    # floats only (the same kernels), so that no combination makes the warm-up long
-    s.update(rtol=1e-3, atol=1e-6, max_step=float("inf"))
-    if c.get("ensemble"):
-        c["ensemble"]["size"] = min(int(c["ensemble"]["size"]), 8)
-
-
-def _shrink_logreg(c: dict) -> None:
-    c["solver"]["maxiter"] = 2
-    if c.get("bootstrap"):
-        c["bootstrap"]["resamples"] = 2
-
-
-def _shrink_train(c: dict) -> None:
-    c["training"]["steps"] = 2
-    c["training"]["epochs"] = 1
-
-
-#: How to make a short version of a config that calls the same compiled kernels. A kind
-#: without an entry is not warmed up: the sweep then runs its first run alone before the rest.
-SHRINK = {"arm": _shrink_arm, "logreg": _shrink_logreg, "train": _shrink_train}
-
 #: At most this many short runs warm a process up (one per distinct kernel signature).
 MAX_WARM = 16
 
@@ -177,9 +149,11 @@ def shrink(tasks: list[Task]) -> list[Task] | None:
     physical parameters): those are run-time arguments of the same compiled kernels. Kinds,
     targets, integer sizes and whether a value is a number or a list can select other kernels.
     """
+    from workbench import experiments
+
     out: dict[str, Task] = {}
     for task in tasks:
-        recipe = SHRINK.get(task.kind)
+        recipe = experiments.get(task.kind).shrink
         if recipe is None:
             return None
         config = copy.deepcopy(task.config)
