@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from workbench.experiments import arm as exp
-from workbench.integrate.tabulated import evaluate
+from workbench.interpolate import evaluate
 from workbench.models import arm as model
 
 

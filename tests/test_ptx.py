@@ -78,7 +78,7 @@ def test_signature_matches_the_host_arrays_of_a_batch(monkeypatch):
     monkeypatch.setattr(
         "workbench.targets.choose_target", lambda *a, **k: SimpleNamespace(name="cuda")
     )
-    from workbench.integrate.tabulated import pack_table
+    from workbench.interpolate import pack_table
 
     m, n = 4, 5
     torque = pack_table(np.linspace(0.0, 1.0, 5), np.ones((2, 5)))  # ARM_RHS checks its table

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from workbench.data.tables import TableError, read_table
-from workbench.integrate.tabulated import evaluate, pack_table
+from workbench.interpolate import evaluate, pack_table
 
 T = np.linspace(0.0, 1.0, 1001)
 TAU = np.vstack([np.sin(2 * np.pi * T), 0.5 * np.cos(3 * T) - 0.1])  # the 2 x 1001 torque table

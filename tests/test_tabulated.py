@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy.interpolate import CubicSpline
 
-from workbench.integrate.tabulated import (
+from workbench.interpolate.tables import (
     H_DATA,
     H_GRID,
     H_UNIFORM,

@@ -345,7 +345,7 @@ def test_odeint_failure_warns_and_leaves_nan():
 
 def test_arm_rhs_refuses_wrong_state_params_and_raw_table():
     from workbench.integrate import solve_ivp_batch
-    from workbench.integrate.tabulated import pack_table
+    from workbench.interpolate import pack_table
     from workbench.models.arm import ARM_RHS, param_vector
 
     p = param_vector(0.025, 0.045, 1.0, 0.3, 0.16, B_DAMP)

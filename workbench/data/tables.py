@@ -1,7 +1,7 @@
 """Read tabulated signals (time grid plus C channels) from .csv, .npy and .npz files.
 
 :func:`read_table` returns ``(t, values)`` with ``t`` (N,) and ``values`` (C, N), ready for
-:func:`workbench.integrate.tabulated.pack_table`. Accepted layouts:
+:func:`workbench.interpolate.pack_table`. Accepted layouts:
 
 * ``.csv`` (comma-separated; blank lines and lines starting with ``#`` are skipped; the first row
   is a header of names, and skipped, when none of its cells is a number):
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench.integrate.tabulated import TableError, validate_table
+from workbench.interpolate import TableError, validate_table
 
 __all__ = ["TableError", "read_table"]
 

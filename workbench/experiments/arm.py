@@ -17,8 +17,9 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
+from ..data import torques
 from ..integrate import solve_ivp, solve_ivp_batch
-from ..integrate.tabulated import TableError, pack_table, table_range
+from ..interpolate import TableError, pack_table, table_range
 from ..models import arm as model
 from .base import (
     MAX_SAMPLES,
@@ -289,49 +290,11 @@ class ArmConfig(ExperimentConfig):
 
 
 def torque_table(cfg: ArmConfig, base_dir: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The torque as a time grid (N,) and a 2 x N table."""
-    tq = cfg.torque
-    if isinstance(tq, FileTorque):
-        from ..data.tables import read_table
-
-        path = Path(tq.path)
-        if not path.is_absolute() and base_dir is not None and not path.exists():
-            path = base_dir / path
-        try:
-            t, values = read_table(path, time=tq.time)
-        except TableError as exc:
-            raise ProblemError("torque.path", str(exc)) from None
-        if values.shape[0] != 2:
-            raise ProblemError("torque.path", f"expected 2 torque channels, got {values.shape[0]}")
-        return t, values
-    if isinstance(tq, TableTorque):
-        return np.asarray(tq.t, dtype=float), np.asarray(tq.values, dtype=float)
-    t0 = cfg.solver.t_span[0] if tq.t_start is None else tq.t_start
-    t1 = cfg.solver.t_span[1] if tq.t_stop is None else tq.t_stop
-    t = np.linspace(min(t0, t1), max(t0, t1), tq.samples)
-    return t, _generate(tq, t, min(t0, t1), max(t0, t1))
-
-
-def _generate(tq, t: np.ndarray, t_lo: float, t_hi: float) -> np.ndarray:
-    col = np.ones((2, 1))
-    if isinstance(tq, ZeroTorque):
-        return np.zeros((2, t.size))
-    if isinstance(tq, ConstantTorque):
-        return np.asarray(tq.value)[:, None] * np.ones((2, t.size))
-    if isinstance(tq, SinesTorque):
-        a, f, ph, off = (
-            np.asarray(v)[:, None] for v in (tq.amplitudes, tq.frequencies, tq.phases, tq.offsets)
-        )
-        return off + a * np.sin(2 * np.pi * f * t + ph)
-    if isinstance(tq, StepTorque):
-        return np.where(
-            t < tq.time, np.asarray(tq.before)[:, None] * col, np.asarray(tq.after)[:, None] * col
-        )
-    # Linear chirp: the frequency sweeps from f0 to f1 over the table's span.
-    span = t_hi - t_lo
-    s = t - t_lo
-    phase = 2 * np.pi * (tq.f0 * s + (tq.f1 - tq.f0) * s**2 / (2 * span))
-    return np.asarray(tq.amplitudes)[:, None] * np.sin(phase)
+    """The torque as a time grid (N,) and a 2 x N table (:mod:`workbench.data.torques`)."""
+    try:
+        return torques.torque_table(cfg.torque, cfg.solver.t_span, base_dir)
+    except TableError as exc:  # only a torque file raises here; a table is checked when packed
+        raise ProblemError("torque.path", str(exc)) from None
 
 
 def packed_torque(cfg: ArmConfig, base_dir: Path | None = None) -> np.ndarray:
@@ -445,7 +408,7 @@ def solve_single(cfg: ArmConfig, base_dir: Path | None = None):
 
 
 def _run_single(cfg: ArmConfig, base_dir: Path | None) -> Outcome:
-    from ..integrate.tabulated import evaluate
+    from ..interpolate import evaluate
 
     t_start = time.perf_counter()
     res, p, torque = solve_single(cfg, base_dir)

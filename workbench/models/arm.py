@@ -5,7 +5,7 @@ The state is ``y = [q1, q2, q1', q2', W]``: joint angles (rad), angular velociti
 energy balance ``E(T) - E(0) = W(T)`` checks the solution (``E = q'^T M(q) q' / 2``).
 
 Parameters travel as one float64 vector ``p = [a1, a2, a3, b11, b12, b21, b22]`` (one row per
-ensemble member) and the torque as a packed table (:mod:`workbench.integrate.tabulated`).
+ensemble member) and the torque as a packed table (:mod:`workbench.interpolate`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 from numba import carray, cfunc, njit
 
 from ..integrate import RHS_SIGNATURE, CompiledRHS
-from ..integrate.tabulated import TableError, table_channels, table_eval_into
+from ..interpolate import TableError, table_channels, table_eval_into
 
 N_STATE = 5
 N_PARAMS = 7
@@ -92,7 +92,7 @@ def check_torque_table(torque, n=None) -> None:
         raise ValueError(
             f"arm_rhs reads its torque as a packed table, args=(p, torque); got an array of "
             f"shape {np.shape(torque)} that is not one: build it with "
-            "workbench.integrate.tabulated.pack_table(t, values), values of shape (2, N)."
+            "workbench.interpolate.pack_table(t, values), values of shape (2, N)."
         ) from None
     if channels != 2:
         raise ValueError(f"arm_rhs needs a torque table with 2 channels; this one has {channels}.")
