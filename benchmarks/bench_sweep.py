@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _timing import process_wall, workbench_argv  # noqa: E402
 
 from workbench import runs  # noqa: E402
-from workbench import sweep as sw  # noqa: E402
+from workbench import sweeps as sw  # noqa: E402
 from workbench.config import dump_resolved  # noqa: E402
 from workbench.experiments import get  # noqa: E402
 from workbench.targets import choose_target  # noqa: E402

@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from workbench import runs
-from workbench import sweep as sw
+from workbench import sweeps as sw
 from workbench.cli import app
 from workbench.config import ConfigError, dump_resolved, resolve_dict
 from workbench.experiments import arm

@@ -502,7 +502,7 @@ def sweep(
     Exit status: 0 all runs ok; 1 some failed; 2 usage or config error; 130 stopped by Ctrl-C.
     """
     with _guard(debug), _sweep_errors(debug):
-        from . import sweep as sw
+        from . import sweeps as sw
 
         sw.check_options(executor, workers, address, timeout)
         plan = sw.plan(config, axes or [], random=random_n, seed=seed, sort=sort, out=out_dir)
@@ -559,7 +559,7 @@ def plot(
     key for a sweep folder (one line per value of a second varied key)."""
     with _guard(debug):
         from . import experiments, runs
-        from . import sweep as sw
+        from . import sweeps as sw
 
         try:
             import matplotlib  # noqa: F401

@@ -340,7 +340,7 @@ def _set(root: dict, path: list[str], value: Any, text: str) -> None:
 
 # ----------------------------------------------------------------------------------- Resolving
 
-#: The top-level key of a sweep's axes (see :mod:`workbench.sweep`); one experiment never has it.
+#: The top-level key of a sweep's axes (see :mod:`workbench.sweeps`); no experiment has it.
 SWEEP_KEY = "sweep"
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .axes import show
-from .plan import SweepError
+from .planning import SweepError
 from .summary import (
     OK,
     SUMMARY_JSON,
@@ -20,7 +20,8 @@ from .summary import (
 
 @dataclass
 class SweepResult:
-    """What :func:`run` did: ``rows`` are the summary's, ``exit_code`` 0 (all ok) or 1."""
+    """What :func:`~workbench.sweeps.run` did: ``rows`` are the summary's, ``exit_code`` 0 (all
+    ok) or 1."""
 
     path: Path
     columns: list[str]

@@ -1,24 +1,10 @@
-"""Sweeps: many runs of one experiment over a grid (or a random sample) of config values.
+"""Running a sweep: :func:`run` (and :func:`check_options`, the options it accepts).
 
-::
-
-    from workbench import sweep
-
-    p = sweep.plan("configs/sweep_arm_tolerances.yaml", ["solver.t_span=[0,0.5]"])
-    result = sweep.run(p, executor="local", workers=2, timeout=60)
-    result.exit_code, result.counts, result.path      # 0, {"ok": 16}, runs/arm_tolerances-...
-    sweep.load_summary(result.path)                   # the rows of summary.json
-
-A script that calls :func:`run` with the local executor must guard its top level with
-``if __name__ == "__main__":``: workers are started with ``spawn``, which imports the main
-module again in each of them.
-
-:func:`plan` reads the config, expands the axes (the file's ``sweep:`` section, then the
-command line's, which add axes or replace those of the same key) and resolves every
-combination through the experiment's schema and checks before anything runs: a bad
-combination is a :class:`SweepError` naming it. :func:`run` runs what is not done yet into the
+:func:`run` runs what a :class:`~workbench.sweeps.planning.SweepPlan` still needs into the
 sweep folder, on local processes (:mod:`workbench.sweeps.local`) or Dask
-(:mod:`workbench.sweeps.dask_executor`), and returns a :class:`SweepResult`.
+(:mod:`workbench.sweeps.dask_executor`), and returns a
+:class:`~workbench.sweeps.results.SweepResult`. The public API, with an example, is
+:mod:`workbench.sweeps`.
 
 The sweep folder holds ``sweep.yaml`` (the resolved sweep: axes, values, each run's folder),
 one run folder per combination, named ``<index>-<hash>`` where the hash is the first 10 hex
@@ -33,18 +19,6 @@ complete run folder holds the same resolved config (its hash is checked against 
 and succeeded; failed, interrupted and missing runs run again. Results only ever reach the
 folder as complete run folders renamed into place, and Ctrl-C is held off while one is being
 written, so stopping a sweep in any way loses at most the runs in progress.
-
-The ``sweep:`` section of a config file is either a mapping of axes::
-
-    sweep:
-      solver.rtol: logspace(-3, -6, 4)
-      solver.atol: [1e-6, 1e-7, 1e-8, 1e-9]
-
-or, with options, ``axes:`` plus any of ``random`` (draw that many combinations), ``seed``
-(for ``random``), ``sort`` (the column the final table is sorted by; ``-name`` descending)
-and ``reference`` (``overrides``: values applied on top of each combination to make its
-reference run; ``arrays``: the output arrays compared, giving the ``error_<array>`` columns:
-the largest absolute difference between the run's array and its reference's).
 """
 
 from __future__ import annotations
@@ -61,20 +35,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import runs
-from .config import Dumper
-from .runs import write_atomic
-from .sweeps.plan import HASH_LEN, PlannedRun, Reference, SweepError, SweepPlan, config_hash, plan
-from .sweeps.progress import Reporter, RichReporter
-from .sweeps.results import (
-    SweepResult,
-    failure_lines,
-    is_sweep_folder,
-    plot,
-    sorted_rows,
-    summary_table,
-)
-from .sweeps.summary import (
+from .. import runs
+from ..config import Dumper
+from ..runs import write_atomic
+from .planning import HASH_LEN, PlannedRun, Reference, SweepError, SweepPlan, config_hash
+from .progress import Reporter
+from .results import SweepResult
+from .summary import (
     NOT_RUN,
     OK,
     SUMMARY_CSV,
@@ -82,32 +49,12 @@ from .sweeps.summary import (
     SWEEP_FILE,
     columns,
     figure_column,
-    load_summary,
     plain,
     write_summary,
 )
-from .sweeps.worker import Task, shrink, usable_cores, warm_up
+from .worker import Task, shrink, usable_cores, warm_up
 
-__all__ = [
-    "EXECUTORS",
-    "SUMMARY_CSV",
-    "SUMMARY_JSON",
-    "SWEEP_FILE",
-    "Reporter",
-    "RichReporter",
-    "SweepError",
-    "SweepPlan",
-    "SweepResult",
-    "check_options",
-    "failure_lines",
-    "is_sweep_folder",
-    "load_summary",
-    "plan",
-    "plot",
-    "run",
-    "sorted_rows",
-    "summary_table",
-]
+__all__ = ["EXECUTORS", "check_options", "run"]
 
 EXECUTORS = ("local", "dask")
 _RUN_DIR = re.compile(rf"^(\d+)-([0-9a-f]{{{HASH_LEN}}})$")
@@ -450,11 +397,11 @@ def _executor(name: str, workers: int, threads: int, timeout, address):
     """The executor, connected (Dask) but not yet warmed up: connection problems are
     :class:`SweepError` before anything is written."""
     if name == "local":
-        from .sweeps.local import LocalExecutor
+        from .local import LocalExecutor
 
         return LocalExecutor(workers, threads, timeout)
     try:
-        from .sweeps.dask_executor import DaskExecutor
+        from .dask_executor import DaskExecutor
     except ImportError as exc:
         raise SweepError(
             f"--executor dask needs dask.distributed ({exc}); install it with "

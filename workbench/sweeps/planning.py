@@ -53,7 +53,7 @@ class Reference:
 
 @dataclass
 class SweepPlan:
-    """A validated sweep, ready to :func:`run`."""
+    """A validated sweep, ready to :func:`~workbench.sweeps.run`."""
 
     config: Path
     name: str
