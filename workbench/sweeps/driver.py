@@ -267,23 +267,18 @@ class _Sweep:
             "reference_of": None if isinstance(item, PlannedRun) else "runs of this sweep",
             "worker": info.get("worker"),
         }
-        result = runs.result_record(
-            cfg,
+        performed = runs.Performed(
             outcome,
-            target_reason=info.get("target_reason"),
-            wall_s=info.get("wall_s"),
-            versions=info.get("versions"),
+            info.get("target"),
+            info.get("target_reason"),
+            info.get("wall_s"),
+            info.get("versions"),
         )
-        result["sweep"] = sweep_info
         with _NamedRunDir(self.folder, item.key) as rd:
             rd.write_config(item.text)
             rd.log(f"sweep {self.folder.name}: run {item.key} on {info.get('worker')}")
             rd.log(f"target: {info.get('target')} ({info.get('target_reason')})")
-            rd.write_arrays(outcome.arrays)
-            for filename, text in outcome.files.items():
-                rd.write_text(filename, text)
-            rd.log(f"status {outcome.status}: {outcome.message}")
-            rd.write_result(result)
+            runs.write_complete(rd, cfg, performed, extra={"sweep": sweep_info})
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
 

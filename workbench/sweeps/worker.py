@@ -120,7 +120,6 @@ def execute(task: Task) -> dict[str, Any]:
     info.update(
         state="finished",
         outcome=performed.outcome,
-        performed=performed,
         target=performed.target,
         target_reason=performed.target_reason,
         wall_s=time.perf_counter() - started,
