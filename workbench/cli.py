@@ -303,7 +303,7 @@ def sample(
     """Sample text from a trained language model (experiment: lm)."""
     with _guard(debug):
         from .experiments.lm import sample_text
-        from .runs import is_complete
+        from .runs import is_complete, load
 
         if length < 1:
             raise UsageError(f"--length must be at least 1, got {length}")
@@ -312,7 +312,7 @@ def sample(
         if not is_complete(run_dir):
             raise UsageError(f"{run_dir}: not a finished run folder")
         try:
-            text = sample_text(run_dir, length, temperature, prime, seed)
+            text = sample_text(load(run_dir), length, temperature, prime, seed)
         except ValueError as exc:
             raise UsageError(f"{run_dir}: {exc}") from None
         sys.stdout.write(text + "\n")

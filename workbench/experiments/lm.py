@@ -391,14 +391,14 @@ def compare(cfg: LMConfig, base_dir: Path | None = None, repeats: int = 3) -> Co
     )
 
 
-def sample_text(run_dir, length: int, temperature: float, prime=None, seed=None) -> str:
-    """Text sampled from a finished run's parameters (``workbench sample``). ``prime`` None
-    takes the run's own ``sample.prime`` (if that is empty: its vocabulary's first symbol)."""
-    from .. import runs
+def sample_text(run, length: int, temperature: float, prime=None, seed=None) -> str:
+    """Text sampled from a finished run's parameters (``workbench sample``); ``run`` is a
+    loaded run (:func:`workbench.runs.load`), as every command that reads one receives it.
+    ``prime`` None takes the run's own ``sample.prime`` (if that is empty: its vocabulary's
+    first symbol)."""
     from ..data import sequences
     from ..models import gru
 
-    run = runs.load(run_dir)
     if run.config.get("experiment") != "lm":
         raise ValueError("not a language-model run (experiment: lm)")
     vocab_path = Path(run.path) / "vocab.json"
