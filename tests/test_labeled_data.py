@@ -62,3 +62,11 @@ def test_design_matrix():
     np.testing.assert_array_equal(Z, [[1.0, -1.0, 0.0], [1.0, 1.0, 0.0]])
     np.testing.assert_array_equal(mean, [2.0, 10.0])
     np.testing.assert_array_equal(scale, [1.0, 1.0])  # a constant column keeps scale 1
+
+
+def test_csv_problems_name_the_line_as_numbered_in_the_file(tmp_path):
+    # blank lines count: the one CSV reader (workbench.data.csvfile) reports file lines
+    path = tmp_path / "gaps.csv"
+    path.write_text("a,label\n\n1,0\n\nx,1\n")
+    with pytest.raises(DataError, match=r"line 5, column 'a': 'x' is not a number"):
+        read_csv(path)

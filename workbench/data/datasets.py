@@ -18,7 +18,6 @@ line or sample, and what is accepted.
 
 from __future__ import annotations
 
-import csv
 import functools
 import gzip
 import math
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .csvfile import read_numeric_csv
 from .labeled import DataError
 
 __all__ = [
@@ -168,36 +168,14 @@ def from_file(path, label: str = "label") -> tuple[np.ndarray, np.ndarray, list[
 
 
 def _read_csv(path: Path, label: str):
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            rows = [
-                (line, row)
-                for line, row in enumerate(csv.reader(fh), start=1)
-                if row and any(cell.strip() for cell in row)
-            ]
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"{path}: not a readable CSV file ({exc})") from None
-    if len(rows) < 2:
-        raise DataError(f"{path}: needs a header row and at least one data row")
-    header = [h.strip() for h in rows[0][1]]
+    def wording(column: int, names) -> str:
+        return "is not an integer class label" if names[column] == label else "is not a number"
+
+    table = read_numeric_csv(path, DataError, header="required", wording=wording)
+    header, values, lines = table.header, table.values, table.lines
     if label not in header:
         raise DataError(f"{path}: no label column {label!r}; columns are {', '.join(header)}")
     j = header.index(label)
-    values = np.empty((len(rows) - 1, len(header)))
-    lines = [line for line, _ in rows[1:]]
-    for r, (line, row) in enumerate(rows[1:]):
-        if len(row) != len(header):
-            raise DataError(
-                f"{path}: line {line} has {len(row)} cells, the header has {len(header)}"
-            )
-        for c, cell in enumerate(row):
-            try:
-                values[r, c] = float(cell)
-            except ValueError:
-                what = "is not an integer class label" if c == j else "is not a number"
-                raise DataError(
-                    f"{path}: line {line}, column {header[c]!r}: {cell.strip()!r} {what}"
-                ) from None
     return np.delete(values, j, axis=1), values[:, j], lambda i: f"line {lines[i]}"
 
 

@@ -7,10 +7,11 @@ or column, and what is accepted.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
+
+from .csvfile import read_numeric_csv
 
 
 class DataError(ValueError):
@@ -22,26 +23,13 @@ def read_csv(path, label: str = "label") -> tuple[np.ndarray, np.ndarray, list[s
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        rows = [row for row in csv.reader(fh) if row and any(cell.strip() for cell in row)]
-    if len(rows) < 2:
-        raise DataError(f"{path}: needs a header row and at least one data row")
-    header = [h.strip() for h in rows[0]]
+    table = read_numeric_csv(path, DataError, header="required")
+    header = table.header
     if label not in header:
         raise DataError(f"{path}: no label column {label!r}; columns are {', '.join(header)}")
-    values = np.empty((len(rows) - 1, len(header)))
-    for r, row in enumerate(rows[1:], start=2):
-        if len(row) != len(header):
-            raise DataError(f"{path}: line {r} has {len(row)} cells, the header has {len(header)}")
-        for c, cell in enumerate(row):
-            try:
-                values[r - 2, c] = float(cell)
-            except ValueError:
-                raise DataError(
-                    f"{path}: line {r}, column {header[c]!r}: {cell.strip()!r} is not a number"
-                ) from None
     j = header.index(label)
     names = [h for k, h in enumerate(header) if k != j]
+    values = table.values
     return _checked(path, np.delete(values, j, axis=1), values[:, j], names)
 
 

@@ -19,7 +19,6 @@ Every problem raises :class:`TableError` naming the file (and the line and colum
 
 from __future__ import annotations
 
-import csv
 import math
 import zipfile
 from pathlib import Path
@@ -27,6 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from workbench.interpolate import TableError, validate_table
+
+from .csvfile import read_numeric_csv
 
 __all__ = ["TableError", "read_table"]
 
@@ -77,40 +78,12 @@ def _grid(path: Path, span: tuple[float, float], n: int) -> np.ndarray:
 
 
 def _read_csv(path: Path, span) -> tuple[np.ndarray, np.ndarray]:
-    rows, lines = [], []  # numeric rows and their line numbers in the file
-    header_done = False
-    with path.open(newline="", encoding="utf-8-sig") as fh:  # -sig: drop a spreadsheet's BOM
-        reader = csv.reader(fh)
-        for cells in reader:
-            cells = [c.strip() for c in cells]
-            if not any(cells) or cells[0].startswith("#"):
-                continue
-            if not header_done and not rows and not any(_is_number(c) for c in cells):
-                header_done = True  # only the first row may be a header
-                continue
-            parsed = []
-            for col, cell in enumerate(cells, start=1):
-                try:
-                    value = float(cell)
-                except ValueError:
-                    raise TableError(
-                        f"{path}: line {reader.line_num}, column {col}: {cell!r} is not a number"
-                    ) from None
-                if not math.isfinite(value):
-                    raise TableError(
-                        f"{path}: line {reader.line_num}, column {col}: NaN or infinity ({cell})"
-                    )
-                parsed.append(value)
-            if rows and len(parsed) != len(rows[0]):
-                raise TableError(
-                    f"{path}: line {reader.line_num} has {len(parsed)} columns but line "
-                    f"{lines[0]} has {len(rows[0])}; every row needs the same number"
-                )
-            rows.append(parsed)
-            lines.append(reader.line_num)
-    if not rows:
-        raise TableError(f"{path}: no numeric rows")
-    data = np.array(rows)
+    table = read_numeric_csv(path, TableError, header="optional", comments=True)
+    data, lines = table.values, table.lines
+    bad = np.argwhere(~np.isfinite(data))
+    if bad.size:
+        r, c = bad[0]
+        raise TableError(f"{path}: line {lines[r]}, column {c + 1}: NaN or infinity ({data[r, c]})")
     if span is not None:
         return _grid(path, span, data.shape[1]), data
     if data.shape[1] < 2:
@@ -127,14 +100,6 @@ def _read_csv(path: Path, span) -> tuple[np.ndarray, np.ndarray]:
             f"{float(t[i - 1])!r} (line {lines[i - 1]}); times must be strictly increasing"
         )
     return t, data[:, 1:].T
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
 
 
 def _load(path: Path, kind: type):
