@@ -553,3 +553,22 @@ def test_min_step_matches_nextafter(t, direction):
     with np.errstate(over="ignore"):  # next to the largest float, the step is infinite
         expected = 10 * abs(np.nextafter(t, direction * np.inf) - t)
     assert _shared.min_step(t, direction) == expected
+
+
+def test_a_step_record_that_would_fill_the_memory_ends_with_a_status(monkeypatch):
+    from workbench.integrate import _ivp
+
+    @njit
+    def decay(t, y):
+        return -y
+
+    # the bound is a quarter of the machine's memory; here 100,000 rows of (t, h, nfev, y1, y2)
+    monkeypatch.setattr(_ivp, "RECORD_BYTES", 8 * 5 * 100_000)
+    res = solve_ivp(decay, (0, 1), np.ones(2), max_step=1e-300)
+    assert res.status == -1 and not res.success
+    assert "would exceed a quarter of this machine's memory; pass t_eval" in res.message
+    assert res.t.size == 100_000 and res.t[-1] < 1e-290
+    np.testing.assert_allclose(res.y[:, -1], np.exp(-res.t[-1]), rtol=1e-12)
+    # a solve within the bound is untouched
+    res = solve_ivp(decay, (0, 1), np.ones(2), max_step=1e-4)
+    assert res.status == 0 and res.t.size == res.naccept + 1 > 10_000

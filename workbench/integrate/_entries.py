@@ -28,6 +28,7 @@ from ._records import (
     N_STATE,
     NEED_ROOM,
     NOT_STARTED,
+    RECORD_FULL,
     S_NACCEPT,
     S_NFEV,
     S_NGRID,
@@ -161,9 +162,11 @@ def to_grid(rhs, p, args, t0, t1, y0, t_eval, first_step, rtol, atol, max_step, 
 @jit
 def solve(
     rhs, ev, p, args, t0, t1, y0, t_eval, first_step, rtol, atol, max_step, record, dense,
-    ev_direction, ev_max, stop,
+    ev_direction, ev_max, stop, max_rows,
 ):  # fmt: skip
-    """One trajectory with any outputs.
+    """One trajectory with any outputs. The step record grows to at most ``max_rows`` rows:
+    a solve that would need more ends with status ``RECORD_FULL`` (a tiny ``max_step``
+    without ``t_eval`` would otherwise fill the machine's memory).
 
     Returns (status, nfev, naccept, nreject, t reached, bad t, y at t_eval (n, k), outputs
     written, steps (rows, 3 + n [+ n n_dense]), event counts (e,), event times (e, cap),
@@ -192,7 +195,10 @@ def solve(
             break
         used = int(st[S_NREC])
         if record and used >= steps.shape[0]:
-            steps = grown_rows(steps, 2 * steps.shape[0], used)
+            if used >= max_rows:
+                status = RECORD_FULL
+                break
+            steps = grown_rows(steps, min(2 * steps.shape[0], max_rows), used)
         if events.count.shape[0] > 0 and events.t_at.shape[1] <= np.max(events.count):
             events = grown_events(events, 2 * events.t_at.shape[1])
     return (

@@ -30,10 +30,33 @@ from ._shared import grid_problem
 EPS = np.finfo(float).eps
 _EMPTY = np.empty(0)
 
+
+def _record_bytes() -> int:
+    """The most a single solve's step record may take: a quarter of the machine's memory."""
+    import os
+
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 4
+    except (ValueError, OSError, AttributeError):
+        return 1 << 34  # 16 GiB where the system does not say
+
+
+RECORD_BYTES = _record_bytes()
+
+
+def max_record_rows(width: int) -> int:
+    """Rows of ``width`` float64 values that fit in :data:`RECORD_BYTES`."""
+    return max(64, RECORD_BYTES // (8 * width))
+
+
 MESSAGES = {
     _core.FINISHED: "The solver successfully reached the end of the integration interval.",
     _core.TERMINATED: "A termination event occurred.",
     _core.STEP_TOO_SMALL: "Required step size is less than spacing between numbers.",
+    _core.RECORD_FULL: (
+        "The record of every step would exceed a quarter of this machine's memory; pass "
+        "t_eval (values at chosen times only) or a larger max_step."
+    ),
 }
 #: scipy's ``status`` for each internal code.
 STATUS = {_core.FINISHED: 0, _core.TERMINATED: 1}
@@ -502,7 +525,9 @@ def solve_ivp(
         ev_dir, ev_max = event_set.direction, event_set.max_events
     values = (rhs, ev, p, data, t0, t1, y0, grid, first, rtol, atol_v, max_step)
     stop = stop_for_call()
-    values += (record or dense_output, bool(dense_output), ev_dir, ev_max, stop)
+    keep = record or dense_output
+    width = STEP_Y + n + (n * m.tableau.n_dense if dense_output else 0)
+    values += (keep, bool(dense_output), ev_dir, ev_max, stop, max_record_rows(width))
     if dynamic:
         kernel = kernels.dynamic("solve")
     else:  # addresses and float64 vectors: only writeability changes the argument types

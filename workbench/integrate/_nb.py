@@ -35,7 +35,7 @@ from numba.core.errors import TypingError
 from numba.extending import overload
 
 from ._events import combined_dispatcher, prepare_events
-from ._ivp import _in_place
+from ._ivp import RECORD_BYTES, _in_place
 from ._kernels import KERNELS
 from ._methods import METHODS
 from ._records import BAD_GRID, FINISHED, STEP_Y, TERMINATED
@@ -166,6 +166,7 @@ def _nbsolve_ivp(
         ev_max = event_set.max_events
     record = t_eval is None or isinstance(t_eval, (types.NoneType, types.Omitted))
     scalar_atol = isinstance(atol, (types.Float, types.Integer))
+    record_bytes = RECORD_BYTES  # the step record's bound, as solve_ivp's
 
     def impl(
         fun, t0, t1, y0, t_eval=None, args=(), method="RK45", rtol=1e-3, atol=1e-6, events=None,
@@ -179,6 +180,7 @@ def _nbsolve_ivp(
         code, nfev, naccept, nreject, _, t_bad, y_grid, filled, steps, count, t_at, y_at = solve(
             rhs, ev, np.empty(0), args, float(t0), float(t1), y0, grid, float(first_step),
             float(rtol), atol_v, float(max_step), record, False, dirs, maxes, None,
+            max(64, record_bytes // (8 * (STEP_Y + n))),
         )  # fmt: skip
         if code == FINISHED:
             status = 0

@@ -28,12 +28,13 @@ from ._ivp import (
     _check_output_shape,
     _normalise_args,
     check_grid,
+    max_record_rows,
     status_message,
     validate_common,
     validate_y0,
 )
 from ._kernels import KERNELS
-from ._records import BAD_GRID, INTERRUPTED
+from ._records import BAD_GRID, INTERRUPTED, STEP_Y
 
 __all__ = ["ODEintWarning", "odeint"]
 
@@ -186,7 +187,7 @@ def odeint(
     kernels = KERNELS[METHOD]
     values = (rhs, ev, p, data, t0, t1, y0, grid, first, rtol, atol_v, max_step, True, False)
     stop = stop_for_call()
-    values += (_EMPTY, _EMPTY, stop)
+    values += (_EMPTY, _EMPTY, stop, max_record_rows(STEP_Y + y0.shape[0]))
     if dynamic:
         kernel = kernels.dynamic("solve")
     else:

@@ -20,6 +20,7 @@ STEP_TOO_SMALL = -1
 NONFINITE_RHS = -2
 BAD_GRID = -3  # t_eval rejected before integrating
 INTERRUPTED = -4  # Ctrl-C or a time limit (see workbench._numba.interrupt)
+RECORD_FULL = -5  # the step record reached its bound (a quarter of the machine's memory)
 
 #: What :func:`grid_problem` finds wrong with output times.
 GRID_OK = 0
