@@ -33,7 +33,9 @@ counting of the array arguments out of the loops (nothing here allocates).
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import marshal
 import math
 import os
 import sys
@@ -229,6 +231,11 @@ _LOOP_MODULE = __name__.rpartition(".")[0] + "._loop"  # the template (never imp
 _LOOP_FILE = os.path.join(os.path.dirname(__file__), "_loop.py")
 
 
+def _digest(fn) -> str:
+    """A short digest of a jitted function's code (bytecode, constants, names, line numbers)."""
+    return hashlib.sha1(marshal.dumps(fn.py_func.__code__)).hexdigest()[:12]
+
+
 class _Loops(dict):
     """An update rule's loop on one target, by the rule's kind, made on first use from the
     template :mod:`._loop` (see :func:`loops`); ``sum_squares`` is there from the start."""
@@ -238,9 +245,11 @@ class _Loops(dict):
         self.parallel = parallel
 
     def __missing__(self, kind: str):
-        from .registry import rule
+        from .registry import RULES
 
-        kernel = self[kind] = loop(rule(kind), self.parallel)
+        if kind not in RULES:
+            raise KeyError(kind)
+        kernel = self[kind] = loop(RULES[kind], self.parallel)
         return kernel
 
 
@@ -248,10 +257,11 @@ def loop(rule, parallel: bool):
     """The loop of update rule ``rule`` (a :class:`.registry.UpdateRule`) over a block:
     :mod:`._loop`'s text run as a module of its own, ``workbench.optim._loop_<kind>_cpu`` or
     ``..._parallel``, with ``range`` or ``prange`` as its global ``RANGE``. Each instance is
-    a module of its own so that numba caches it in files of its own (a cache file is named
-    after the function's module); the module is registered in ``sys.modules`` because a kernel
-    loaded from the cache looks its module up by name."""
-    name = f"{_LOOP_MODULE}_{rule.kind}_{'parallel' if parallel else 'cpu'}"
+    cached in files of its own (numba names them after the source file and the qualified
+    name, to which the instance's name is appended); the module is registered in
+    ``sys.modules`` because a kernel loaded from the cache looks its module up by name."""
+    instance = f"{rule.kind}_{'parallel' if parallel else 'cpu'}"
+    name = f"{_LOOP_MODULE}_{instance}"
     module = sys.modules.get(name)
     if module is None:
         spec = importlib.util.spec_from_file_location(name, _LOOP_FILE)
@@ -261,6 +271,7 @@ def loop(rule, parallel: bool):
             RANGE=prange if parallel else range,
             N_ARGS=rule.n_element_args,
             N_FLAGS=len(rule.loop_flags),
+            NAME=f"{instance}_{_digest(rule.element)}",
         )
         sys.modules[name] = module
         spec.loader.exec_module(module)

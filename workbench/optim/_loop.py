@@ -8,7 +8,12 @@ update rule and target, with the globals
   ``parallel=True``);
 * ``N_ARGS``: how many arguments the element function takes after ``(i, p, g)`` and before
   its loop flags (state arrays, scalars, run-time flags);
-* ``N_FLAGS``: how many loop flags (0, 1 or 2) end its arguments.
+* ``N_FLAGS``: how many loop flags (0, 1 or 2) end its arguments;
+* ``NAME``: the instance's name, appended to ``update``'s qualified name, after which numba
+  names its cache files: the instances share this file, so without it they would load one
+  another's compiled code. It ends with a digest of the element function's code, so that
+  editing the element function (in another file) makes new cache files rather than loading a
+  loop compiled around its old code.
 
 ``update(p, g, *args)`` takes the element function's arguments after ``i``, loop flags last,
 and runs one loop per combination of the loop flags, in which the element function is called
@@ -17,9 +22,9 @@ straight-line body (one loop with run-time flags ran 15x slower). The branches f
 numbers of flags are pruned at compile time (``N_FLAGS`` is a constant).
 """
 
-from numba import njit, prange
+from numba import prange
 
-_OPTS = dict(cache=True, error_model="numpy", fastmath=False, _nrt=False)
+from .._numba.decorators import compiled_for
 
 if "ELEMENT" not in globals():  # set per instance, before this text runs
     raise ImportError("workbench.optim._loop is a template: see workbench.optim._kernels.loop")
@@ -27,9 +32,12 @@ ELEMENT = globals()["ELEMENT"]
 RANGE = globals()["RANGE"]
 N_ARGS: int = globals()["N_ARGS"]
 N_FLAGS: int = globals()["N_FLAGS"]
+NAME: str = globals()["NAME"]
 
 
-@njit(parallel=RANGE is prange, **_OPTS)
+@compiled_for(
+    NAME, cache=True, parallel=RANGE is prange, error_model="numpy", fastmath=False, _nrt=False
+)
 def update(p, g, *args):
     head = args[:N_ARGS]
     n = p.shape[0]
