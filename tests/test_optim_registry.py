@@ -10,6 +10,8 @@ and a kind that is not registered is an error wherever a kind is looked up.
 from __future__ import annotations
 
 import inspect
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import numpy as np
@@ -240,3 +242,25 @@ def test_an_unregistered_kind_is_an_error():
             train.build_optimizer(spec, params, "cpu", numpy=numpy)
     with pytest.raises(ValueError, match="nadam"):
         train.TrainConfig.model_validate({"optimizer": {"kind": "nadam"}})
+
+
+def test_every_loop_loads_from_the_cache_in_a_new_process():
+    """The loop instances share one source file: each must find its own cache entries."""
+    code = (
+        "import numpy as np\n"
+        "from workbench.optim import RULES, _kernels, optimizer_class\n"
+        "p = {'w': np.zeros(5)}\n"
+        "for kind in RULES:\n"
+        "    kw = {'lr': 0.1} if kind == 'sgd' else {}\n"
+        "    for target in ('cpu', 'parallel'):\n"
+        "        for dt in (np.float32, np.float64):\n"
+        "            q = {'w': p['w'].astype(dt)}\n"
+        "            optimizer_class(kind)(q, target=target, **kw).step({'w': q['w'] + 1})\n"
+        "tables = (_kernels.CPU_KERNELS, _kernels.PARALLEL_KERNELS)\n"
+        "print(sum(sum(d.stats.cache_misses.values()) for t in tables for k, d in t.items()\n"
+        "          if k != 'sum_squares'))\n"
+    )
+    run = [sys.executable, "-c", code]
+    subprocess.run(run, check=True, capture_output=True, timeout=300)  # fills the cache
+    again = subprocess.run(run, check=True, capture_output=True, text=True, timeout=300)
+    assert again.stdout.strip() == "0"
