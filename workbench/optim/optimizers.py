@@ -177,30 +177,33 @@ class Optimizer:
     def _before_step(self) -> None:
         """The scalars and flags shared by the blocks, for this step."""
         hp = self.hyperparameter_values()
-        self._scalars = self.rule.scalars(hp, self.step_count + 1)
-        self._flags = self.rule.flags(hp)
-        self._on = {s.name: s.on(hp) for s in self.rule.states}
-        self._loop_flags = {
-            name: self.rule.loop_flag_values(hp, lambda state, n=name: (n, state) in self._fresh)
-            for name in self.params
-        }
+        rule = self.rule
+        self._scalars = rule.scalars(hp, self.step_count + 1)
+        self._cast_scalars: dict = {}  # by dtype
+        self._flags = rule.flags(hp)
+        on = {s.name: s.on(hp) for s in rule.states}
+        self._arrays = [s.name if on[s.name] else None for s in rule.states]  # None: off
+        self._lazy_on = [s.name for s in rule.states if s.lazy and on[s.name]]
+        if self._lazy_on:  # the loop flags depend on the block
+            fresh = self._fresh
+            self._loop_flags = {
+                name: rule.loop_flag_values(on, lambda state, n=name: (n, state) in fresh)
+                for name in self.params
+            }
+        else:
+            flags = rule.loop_flag_values(on, lambda state: False)
+            self._loop_flags = dict.fromkeys(self.params, flags)
 
     def _update(self, name: str, p, g, st: dict, launch) -> None:
         """One block's update: ``launch(kind, *args)`` runs the kernel on this block's target."""
         empty = self._empty(name, p)
-        arrays = [st[s.name] if self._on[s.name] else empty for s in self.rule.states]
-        launch(
-            self.kind,
-            p,
-            g,
-            *arrays,
-            *_cast(p.dtype, *self._scalars),
-            *self._flags,
-            *self._loop_flags[name],
-        )
-        for s in self.rule.states:
-            if s.lazy and self._on[s.name]:
-                self._fresh.discard((name, s.name))
+        arrays = [st[key] if key else empty for key in self._arrays]
+        scalars = self._cast_scalars.get(p.dtype)
+        if scalars is None:
+            scalars = self._cast_scalars[p.dtype] = _cast(p.dtype, *self._scalars)
+        launch(self.kind, p, g, *arrays, *scalars, *self._flags, *self._loop_flags[name])
+        for state in self._lazy_on:
+            self._fresh.discard((name, state))
 
     def _after_step(self) -> None:
         pass

@@ -173,10 +173,11 @@ class UpdateRule:
             self.check(out)
         return out
 
-    def loop_flag_values(self, hp: Mapping, fresh: Callable[[str], bool]) -> tuple[bool, ...]:
-        """The loop flags for hyperparameters ``hp``; ``fresh(state)``: whether no step has
-        written that (lazy) state array of the block yet."""
-        on = {s.name: s.on(hp) for s in self.states}
+    def loop_flag_values(
+        self, on: Mapping[str, bool], fresh: Callable[[str], bool]
+    ) -> tuple[bool, ...]:
+        """The loop flags, given which state arrays are ``on`` (by name) and ``fresh(state)``:
+        whether no step has written that (lazy) state array of the block yet."""
         values = []
         for flag in self.loop_flags:
             state, _, what = flag.partition(":")
