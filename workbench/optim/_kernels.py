@@ -282,3 +282,16 @@ def loop(rule, parallel: bool):
 CPU_KERNELS: dict = _Loops(False, sum_squares=sum_squares_cpu)
 #: ... and over numba's threads (``prange``).
 PARALLEL_KERNELS: dict = _Loops(True, sum_squares=sum_squares_parallel)
+
+
+def __getattr__(name: str):
+    """``<kind>_cpu`` and ``<kind>_parallel`` (``rmsprop_cpu``, ``adam_parallel``, ...): the
+    loops of :data:`CPU_KERNELS` and :data:`PARALLEL_KERNELS` under the names they had when
+    they were written out per optimizer (``tests/test_cache`` looks them up by these names)."""
+    kind, _, target = name.rpartition("_")
+    if target in ("cpu", "parallel") and kind:
+        from .registry import RULES
+
+        if kind in RULES:
+            return (PARALLEL_KERNELS if target == "parallel" else CPU_KERNELS)[kind]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
