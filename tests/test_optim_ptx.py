@@ -51,6 +51,8 @@ def signature(kind: str, dt):
         # p, g, exp_avg, exp_avg_sq, max_exp_avg_sq; step_size, beta1, 1-beta1, beta2,
         # 1-beta2, sqrt(bias_correction2), eps, weight_decay; use_weight_decay, amsgrad
         "adam": (a,) * 5 + (dt,) * 8 + (b1,) * 2,
+        # p, g, sum; clr, eps, weight_decay; use_weight_decay
+        "adagrad": (a,) * 3 + (dt,) * 3 + (b1,),
         "scale": (a, dt),
         "clip": (a, dt),
         "sum_squares": (a, types.float64[::1]),
@@ -59,11 +61,12 @@ def signature(kind: str, dt):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_signatures_match_what_the_optimizers_pass(monkeypatch, dtype):
-    """The types above are those of the arguments ``RMSprop``, ``SGD`` and ``Adam`` launch a
+    """The types above are those of the arguments ``RMSprop``, ``SGD``, ``Adam`` and
+    ``Adagrad`` launch a
     kernel with (captured from a cpu step: the cuda target passes the same scalars and flags,
     and device arrays of the same dtype, dimension and layout)."""
     import workbench.optim.optimizers as optimizers
-    from workbench.optim import SGD, Adam, RMSprop
+    from workbench.optim import SGD, Adagrad, Adam, RMSprop
 
     seen = {}
 
@@ -79,12 +82,13 @@ def test_signatures_match_what_the_optimizers_pass(monkeypatch, dtype):
     RMSprop(params, centered=True, momentum=0.5, target="cpu").step(g)
     SGD(params, lr=0.1, momentum=0.5, target="cpu").step(g)
     Adam(params, amsgrad=True, target="cpu").step(g)
+    Adagrad(params, weight_decay=0.1, initial_accumulator_value=0.5, target="cpu").step(g)
     dt = typeof(dtype(0))
-    for kind in ("rmsprop", "sgd", "adam"):
+    for kind in ("rmsprop", "sgd", "adam", "adagrad"):
         assert seen[kind] == signature(kind, dt), kind
 
 
-KINDS = ("rmsprop", "sgd", "adam", "scale", "clip", "sum_squares")
+KINDS = ("rmsprop", "sgd", "adam", "adagrad", "scale", "clip", "sum_squares")
 
 
 @pytest.mark.parametrize("dt", [types.float32, types.float64], ids=str)
@@ -101,5 +105,5 @@ def test_optim_kernel_compiles_to_ptx(stub_device, kind, dt):
         # float32 parameters: float32 arithmetic throughout, IEEE square roots and divisions
         ops = set(re.findall(r"\b(?:add|sub|mul|div|sqrt|fma|cvt)\.[a-z0-9.]+", ptx))
         assert not {op for op in ops if "f64" in op}, ops
-        if kind in ("rmsprop", "adam"):
+        if kind in ("rmsprop", "adam", "adagrad"):
             assert "sqrt.rn.f32" in ptx and "div.rn.f32" in ptx

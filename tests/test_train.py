@@ -299,3 +299,60 @@ def test_a_finished_train_run_keeps_the_optimizer_state_for_load_state_dict(tmp_
         denom = np.sqrt(avg + eps) if opt.eps_in_sqrt else np.sqrt(avg) + eps
         expect = before[k] - 0.01 * (0.5 * buf[k] + g[k] / denom)
         np.testing.assert_allclose(params[k], expect, rtol=1e-12)
+
+
+ADAGRAD = "optimizer={kind: adagrad, lr: 0.05, lr_decay: 0.01, weight_decay: 1e-3, initial_accumulator_value: 0.1}"  # noqa: E501
+
+
+def test_mlp_training_with_adagrad_matches_the_numpy_reference():
+    cfg = config(
+        "train_mlp.yaml",
+        "data={kind: blobs, samples: 120, classes: 3, features: 4}",
+        "model.hidden=[8]",
+        ADAGRAD,
+        "training.epochs=3",
+        "training.batch_size=16",
+    )
+    assert cfg.optimizer.kind == "adagrad" and cfg.optimizer.lr_decay == 0.01
+    comparison = train.compare(cfg, repeats=1)
+    assert comparison.max_rel_diff <= 1e-10
+    problem = train.make_problem(cfg)
+    params, opt, _ = problem.train(cfg.optimizer, "cpu")
+    ref_params, ref, _ = problem.train(cfg.optimizer, "cpu", numpy=True)
+    assert type(opt).__name__ == "Adagrad" and type(ref).__name__ == "NumpyAdagrad"
+    for k in params:
+        np.testing.assert_allclose(params[k], ref_params[k], rtol=1e-10, atol=1e-12, err_msg=k)
+
+
+def test_cli_trains_with_adagrad_and_keeps_its_state(tmp_path):
+    from workbench import optim
+    from workbench.optim.reference import NumpyAdagrad
+
+    result = runner.invoke(
+        app,
+        ["run", str(ROOT / "configs/train_saddle.yaml"), "training.steps=40", ADAGRAD,
+         "--out", str(tmp_path), "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    run = runs.load(json.loads(result.stdout)["run_dir"])
+    state = run.optimizer_state()
+    assert state["optimizer"] == "Adagrad" and state["step"] == 40
+    assert state["hyperparameters"]["initial_accumulator_value"] == 0.1
+    # the same 40 steps with the numpy reference, on the same problem
+    cfg = config("train_saddle.yaml", "training.steps=40", ADAGRAD)
+    problem = train.make_problem(cfg)
+    params, _, _ = problem.train(cfg.optimizer, "cpu", numpy=True)
+    for k in ("x", "y"):
+        np.testing.assert_allclose(run.arrays[f"param_{k}"], params[k], rtol=1e-12, atol=1e-14)
+    # and the saved state resumes in a fresh optimizer
+    restored = {k: run.arrays[f"param_{k}"].copy() for k in ("x", "y")}
+    opt = optim.Adagrad(restored)
+    opt.load_state_dict(state)
+    ref = NumpyAdagrad({k: v.copy() for k, v in restored.items()}, **opt.hyperparameter_values())
+    ref.step_count = 40
+    ref.state = {k: {"sum": state["state"][k]["sum"].copy()} for k in restored}
+    g = {k: np.full_like(v, 0.1) for k, v in restored.items()}
+    opt.step(g)
+    ref.step(g)
+    for k in restored:
+        np.testing.assert_allclose(restored[k], ref.params[k], rtol=1e-13, err_msg=k)

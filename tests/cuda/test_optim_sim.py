@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from numba import cuda
 
-from workbench.optim import SGD, Adam, RMSprop, chain, clip_norm, clip_value, scale
+from workbench.optim import SGD, Adagrad, Adam, RMSprop, chain, clip_norm, clip_value, scale
 from workbench.optim._cuda import launch_config
 
 SHAPES = {"W": (3, 7), "b": (5,), "s": ()}  # 21 elements: more than one grid of threads
@@ -51,6 +51,11 @@ CASES = [
     (SGD, {"lr": 0.05, "momentum": 0.9, "nesterov": True}),
     (Adam, {"lr": 1e-2}),
     (Adam, {"lr": 1e-2, "amsgrad": True, "weight_decay": 1e-2}),
+    (Adagrad, {}),
+    (
+        Adagrad,
+        {"lr": 0.05, "lr_decay": 0.1, "weight_decay": 1e-2, "initial_accumulator_value": 0.3},
+    ),
 ]
 
 

@@ -192,20 +192,20 @@ class Trainer:
 
     def __init__(self, cfg: LMConfig, corpus: Corpus, *, numpy: bool = False):
         from ..models import gru
-        from ..optim import RMSprop, chain, clip_norm
-        from ..optim import reference as ref
+        from ..optim import chain, clip_norm, optimizer_class
+        from ..optim.reference import NumpyChain
+        from ..optim.registry import rule
 
         self.cfg, self.corpus, self.gru, self.numpy = cfg, corpus, gru, numpy
         m, o, t = cfg.model, cfg.optimizer, cfg.training
         self.params = gru.init_params(corpus.vocab_size, m.hidden, layers=m.layers, seed=cfg.seed)
         kw = o.model_dump()
-        cls = ref.NumpyRMSprop if numpy else RMSprop
+        rmsprop = rule("rmsprop")
+        cls = rmsprop.reference if numpy else optimizer_class(rmsprop.kind)
         self.optimizer = cls(self.params, **kw)
         if t.clip_norm is None:
             self.stepper = self.optimizer
         elif numpy:
-            from .train import NumpyChain
-
             clip = ClipSpec(t.clip_norm)
             self.stepper = NumpyChain([clip], self.optimizer)
         else:
@@ -282,7 +282,7 @@ class Trainer:
 
 
 class ClipSpec:
-    """A global-norm clip in the form :class:`workbench.experiments.train.NumpyChain` reads."""
+    """A global-norm clip in the form :class:`workbench.optim.reference.NumpyChain` reads."""
 
     kind = "clip_norm"
     params = None

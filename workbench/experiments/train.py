@@ -10,8 +10,10 @@ Two families of problems share one config kind (``experiment: train``):
   ``scale`` transform of -1 on ``y``.
 
 ``optimizers:`` (a list) trains the same problem from the same start with several optimizers
-(RMSprop vs SGD vs Adam). The reference for ``compare`` is the same model and update written
-out in plain numpy (:func:`workbench.models.nets.numpy_loss_and_grad`,
+(RMSprop vs SGD vs Adam vs Adagrad: one config section per update rule of
+:mod:`workbench.optim.registry`, made from its options). The reference for ``compare`` is the
+same model and update written out in plain numpy
+(:func:`workbench.models.nets.numpy_loss_and_grad`, the rule's class of
 :mod:`workbench.optim.reference`).
 """
 
@@ -20,11 +22,13 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Union
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field, create_model, model_validator
 
+from ..optim.reference import NumpyChain
+from ..optim.registry import REQUIRED, RULES, rule
 from ..runs import OPTIMIZER_FILE
 from .base import (
     MAX_SAMPLES,
@@ -132,38 +136,35 @@ Model = Annotated[
 DATA_MODELS = ("mlp", "softmax")
 
 
-class RMSpropOptimizer(Section):
-    kind: Literal["rmsprop"]
-    lr: float = Field(1e-3, gt=0)
-    rho: float = Field(0.9, ge=0, lt=1)
-    eps: float = Field(1e-6, gt=0)
-    eps_in_sqrt: bool = Field(True, description="Theano's sqrt(acc + eps); false: PyTorch's")
-    centered: bool = False
-    momentum: float = Field(0.0, ge=0)
-    weight_decay: float = Field(0.0, ge=0)
+def _optimizer_section(rule) -> type[Section]:
+    """The config section of an update rule of :mod:`workbench.optim.registry`: ``kind`` and
+    its options (those ``in_config``), with their config defaults and bounds."""
+    fields: dict = {"kind": (Literal[rule.kind], ...)}
+    for o in rule.options:
+        if not o.in_config:
+            continue
+        default = o.default if o.config_default is REQUIRED else o.config_default
+        if o.type == "pair":
+            number = Annotated[float, Field(**o.config)]
+            fields[o.name] = (tuple[number, number], default)
+        elif o.type is bool:
+            fields[o.name] = (bool, Field(default, description=o.description))
+        else:
+            fields[o.name] = (float, Field(default, description=o.description, **o.config))
+    name = f"{rule.title}Optimizer"
+    return create_model(name, __base__=Section, __module__=__name__, **fields)
 
 
-class SGDOptimizer(Section):
-    kind: Literal["sgd"]
-    lr: float = Field(0.01, gt=0)
-    momentum: float = Field(0.0, ge=0)
-    dampening: float = Field(0.0, ge=0, le=1)
-    nesterov: bool = False
-    weight_decay: float = Field(0.0, ge=0)
+#: The config section of each registered optimizer, by kind (``optimizer: {kind: ...}``).
+OPTIMIZER_SECTIONS: dict[str, type[Section]] = {
+    kind: _optimizer_section(rule) for kind, rule in RULES.items()
+}
+RMSpropOptimizer = OPTIMIZER_SECTIONS["rmsprop"]
+SGDOptimizer = OPTIMIZER_SECTIONS["sgd"]
+AdamOptimizer = OPTIMIZER_SECTIONS["adam"]
+AdagradOptimizer = OPTIMIZER_SECTIONS["adagrad"]
 
-
-class AdamOptimizer(Section):
-    kind: Literal["adam"]
-    lr: float = Field(1e-3, gt=0)
-    betas: tuple[Annotated[float, Field(ge=0, lt=1)], Annotated[float, Field(ge=0, lt=1)]] = (
-        0.9,
-        0.999,
-    )
-    eps: float = Field(1e-8, gt=0)
-    weight_decay: float = Field(0.0, ge=0)
-
-
-Optimizer = Annotated[RMSpropOptimizer | SGDOptimizer | AdamOptimizer, Field(discriminator="kind")]
+Optimizer = Annotated[Union[tuple(OPTIMIZER_SECTIONS.values())], Field(discriminator="kind")]  # noqa: UP007
 
 
 class ScaleTransform(Section):
@@ -252,19 +253,17 @@ def load_data(cfg: TrainConfig, base_dir: Path | None = None):
 def build_optimizer(spec, params: dict, target: str, transforms=(), *, numpy: bool = False):
     """The optimizer of a config section over ``params``, chained with the transforms.
 
-    ``numpy=True`` gives the plain-numpy reference (same formulas, with temporaries)."""
+    ``numpy=True`` gives the plain-numpy reference (same formulas, with temporaries). The
+    kind is looked up in :data:`workbench.optim.registry.RULES`: one that is not registered
+    is an error (:class:`~workbench.optim.registry.UnknownOptimizer`), never a stand-in."""
     from .. import optim
-    from ..optim import reference
 
+    update_rule = rule(spec.kind)
     kw = spec.model_dump(exclude={"kind"})
     if numpy:
-        cls = {"rmsprop": reference.NumpyRMSprop, "sgd": reference.NumpySGD}.get(
-            spec.kind, reference.NumpyAdam
-        )
-        opt = cls(params, **kw)
+        opt = update_rule.reference(params, **kw)
         return NumpyChain(list(transforms), opt) if transforms else opt
-    cls = {"rmsprop": optim.RMSprop, "sgd": optim.SGD, "adam": optim.Adam}[spec.kind]
-    opt = cls(params, target=target, **kw)
+    opt = optim.optimizer_class(update_rule.kind)(params, target=target, **kw)
     if not transforms:
         return opt
     made = []
@@ -276,32 +275,6 @@ def build_optimizer(spec, params: dict, target: str, transforms=(), *, numpy: bo
         else:
             made.append(optim.clip_norm(t.max_norm, params=t.params, per_block=t.per_block))
     return optim.chain(made, opt)
-
-
-class NumpyChain:
-    """The transforms of a config applied in numpy, in order, before a reference optimizer."""
-
-    def __init__(self, transforms, optimizer):
-        self.transforms, self.optimizer = transforms, optimizer
-
-    def step(self, grads: dict) -> None:
-        grads = {k: np.array(v) for k, v in grads.items()}
-        for t in self.transforms:
-            names = t.params if t.params is not None else list(grads)
-            if t.kind == "scale":
-                for k in names:
-                    grads[k] = grads[k] * t.factor
-            elif t.kind == "clip_value":
-                for k in names:
-                    grads[k] = np.clip(grads[k], -t.limit, t.limit)
-            else:
-                groups = [[k] for k in names] if t.per_block else [names]
-                for group in groups:
-                    norm = np.sqrt(sum(float(np.sum(grads[k] ** 2)) for k in group))
-                    if norm > t.max_norm:
-                        for k in group:
-                            grads[k] = grads[k] * (t.max_norm / (norm + 1e-6))
-        self.optimizer.step(grads)
 
 
 def check(cfg: TrainConfig, base_dir: Path | None = None) -> None:

@@ -11,8 +11,10 @@ snapshot = opt.state_dict()                    # resume later with load_state_di
 ```
 
 * :class:`RMSprop` (Theano's and PyTorch's forms, centered, momentum, weight decay),
-  :class:`SGD` (momentum, dampening, Nesterov, weight decay) and :class:`Adam` (weight decay,
-  AMSGrad), with torch.optim's formulas;
+  :class:`SGD` (momentum, dampening, Nesterov, weight decay), :class:`Adam` (weight decay,
+  AMSGrad) and :class:`Adagrad` (learning-rate decay, weight decay), with torch.optim's
+  formulas, each made from its update rule in :mod:`workbench.optim.registry`
+  (:func:`optimizer_class` finds one by kind);
 * gradient transforms per block, :func:`scale`, :func:`clip_value`, :func:`clip_norm`, put in
   front of an optimizer with :func:`chain`;
 * :mod:`workbench.optim.reference`: the same updates in plain numpy.
@@ -21,7 +23,8 @@ Targets: ``auto`` (cpu or parallel by block size), ``cpu``, ``parallel``, ``cuda
 asked; parameters and state stay on the GPU between steps).
 """
 
-from .optimizers import PARALLEL_MIN_SIZE, SGD, Adam, Optimizer, RMSprop
+from .optimizers import PARALLEL_MIN_SIZE, SGD, Adagrad, Adam, Optimizer, RMSprop, optimizer_class
+from .registry import RULES, UnknownOptimizer, UpdateRule
 from .transforms import (
     Chain,
     ClipNorm,
@@ -36,7 +39,9 @@ from .transforms import (
 
 __all__ = [
     "PARALLEL_MIN_SIZE",
+    "RULES",
     "SGD",
+    "Adagrad",
     "Adam",
     "Chain",
     "ClipNorm",
@@ -45,8 +50,11 @@ __all__ = [
     "RMSprop",
     "Scale",
     "Transform",
+    "UnknownOptimizer",
+    "UpdateRule",
     "chain",
     "clip_norm",
     "clip_value",
+    "optimizer_class",
     "scale",
 ]

@@ -1,10 +1,11 @@
 """The CUDA target of :mod:`workbench.optim`: one thread per element, a grid-stride loop.
 
-Each kernel calls the element update of :mod:`._kernels` (``rmsprop_at``, ``sgd_at``,
-``adam_at``), which numba-cuda compiles as a device function: the GPU runs the same formulas,
-in the same order, as the CPU targets. Under the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``)
-the kernels run as Python, with the element functions' Python source, so the simulator checks
-the launch logic here against the CPU kernels.
+Each update rule of :mod:`.registry` gets a kernel (:func:`rule_kernel_source`) that calls
+its element update of :mod:`._kernels` (``rmsprop_at``, ``sgd_at``, ``adam_at``,
+``adagrad_at``), which numba-cuda compiles as a device function: the GPU runs the same
+formulas, in the same order, as the CPU targets. Under the CUDA simulator
+(``NUMBA_ENABLE_CUDASIM=1``) the kernels run as Python, with the element functions' Python
+source, so the simulator checks the launch logic here against the CPU kernels.
 
 This module imports ``numba.cuda``; :mod:`workbench.optim` imports it only for
 ``target="cuda"``, and kernels are compiled on first use (:func:`kernel`), never at import.
@@ -13,13 +14,14 @@ The kernels' plain-Python sources are :data:`SOURCES`, for ``cuda.compile_ptx``.
 
 from __future__ import annotations
 
+import inspect
 from types import FunctionType, SimpleNamespace
 
 import numpy as np
 from numba import config, cuda
 
 from .._numba import pure_python
-from ._kernels import adam_at, rmsprop_at, sgd_at
+from .registry import RULES, UpdateRule
 
 __all__ = [
     "SOURCES",
@@ -38,25 +40,29 @@ SIM_THREADS_PER_BLOCK = 8
 SIM_MAX_BLOCKS = 2
 
 
-def _rmsprop(p, g, acc, gavg, buf, lr, rho, omr, e_in, e_out, mom, wd, use_wd, cen, use_m):
+_RULE_KERNEL = """\
+def {name}(p, g, {args}):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, p.shape[0], stride):
-        rmsprop_at(i, p, g, acc, gavg, buf, lr, rho, omr, e_in, e_out, mom, wd, use_wd, cen, use_m)
+        ELEMENT(i, p, g, {args})
+"""
 
 
-def _sgd(p, g, buf, lr, mom, omd, wd, use_wd, nesterov, use_m, first):
-    start = cuda.grid(1)
-    stride = cuda.gridsize(1)
-    for i in range(start, p.shape[0], stride):
-        sgd_at(i, p, g, buf, lr, mom, omd, wd, use_wd, nesterov, use_m, first)
-
-
-def _adam(p, g, m, v, vmax, step_size, b1, omb1, b2, omb2, bc2s, eps, wd, use_wd, amsgrad):
-    start = cuda.grid(1)
-    stride = cuda.gridsize(1)
-    for i in range(start, p.shape[0], stride):
-        adam_at(i, p, g, m, v, vmax, step_size, b1, omb1, b2, omb2, bc2s, eps, wd, use_wd, amsgrad)
+def rule_kernel_source(rule: UpdateRule):
+    """The kernel of update rule ``rule`` as a plain Python function: a grid-stride loop
+    calling the rule's element function with the kernel's arguments, which are the element
+    function's after ``i`` (flags as run-time arguments: the GPU runs no vectorised loop).
+    Its text is generated from the element function's parameter names (a CUDA kernel takes
+    no ``*args``)."""
+    py = getattr(rule.element, "py_func", rule.element)
+    args = ", ".join(list(inspect.signature(py).parameters)[3:])
+    namespace = {"cuda": cuda, "ELEMENT": rule.element}
+    name = f"_{rule.kind}"
+    exec(_RULE_KERNEL.format(name=name, args=args), namespace)  # noqa: S102
+    fn = namespace[name]
+    fn.__qualname__ = fn.__name__ = name
+    return fn
 
 
 def _scale(g, factor):
@@ -103,9 +109,7 @@ def _sum_squares(g, out):
 
 
 SOURCES = {
-    "rmsprop": _rmsprop,
-    "sgd": _sgd,
-    "adam": _adam,
+    **{kind: rule_kernel_source(r) for kind, r in RULES.items()},
     "scale": _scale,
     "clip": _clip,
     "sum_squares": _sum_squares,
@@ -120,10 +124,9 @@ _SIM_MATH = SimpleNamespace(sqrt=np.sqrt)
 
 def _simulator_source(source):
     clone = pure_python(source)
-    for name in ("rmsprop_at", "sgd_at", "adam_at"):
-        fn = clone.__globals__.get(name)
-        if isinstance(fn, FunctionType):
-            fn.__globals__["math"] = _SIM_MATH
+    fn = clone.__globals__.get("ELEMENT")
+    if isinstance(fn, FunctionType):
+        fn.__globals__["math"] = _SIM_MATH
     return clone
 
 

@@ -2,10 +2,12 @@
 
 Each update is written once, per element, in an ``*_at(i, ...)`` function. It reads element
 ``i`` of the parameter, the gradient and each state array once, and writes the parameter and
-each state array once: no temporaries, no allocation. The loops around it are
+each state array once: no temporaries, no allocation. Its update rule in
+:mod:`.registry` names it; the loops around it are
 
-* ``*_cpu``: a plain loop (one core);
-* ``*_parallel``: the same loop as a ``prange`` (numba's threads);
+* :data:`CPU_KERNELS` ``[kind]``: a plain loop (one core) and
+* :data:`PARALLEL_KERNELS` ``[kind]``: the same loop as a ``prange`` (numba's threads), both
+  instances of the one loop text of :mod:`._loop` (:func:`loop`);
 * the CUDA kernels of :mod:`._cuda`: a grid-stride loop, one thread per element, calling the
   same ``*_at`` function as a device function, so the GPU runs the same formulas.
 
@@ -16,7 +18,8 @@ the parameter's dtype: float32 parameters get float32 state and float32 arithmet
 does for float32 tensors. Changing ``lr`` between steps does not recompile.
 
 The loops are specialised on the flags that decide which state arrays are touched (centered,
-momentum, amsgrad, the first SGD step): each variant has its own loop in which the element
+momentum, amsgrad, the first SGD step: a rule's ``loop_flags``, the element function's last
+arguments): each variant has its own loop in which the element
 function is called with constant flags, so LLVM drops the dead branches and vectorises a
 straight-line body. (One loop with loop-invariant flags around conditional loads and stores
 ran 15x slower.) Flags that only choose arithmetic (weight decay, nesterov) stay run-time
@@ -30,7 +33,12 @@ counting of the array arguments out of the loops (nothing here allocates).
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+import marshal
 import math
+import os
+import sys
 
 import numpy as np
 from numba import njit, prange
@@ -38,6 +46,7 @@ from numba import njit, prange
 __all__ = [
     "CPU_KERNELS",
     "PARALLEL_KERNELS",
+    "adagrad_at",
     "adam_at",
     "rmsprop_at",
     "sgd_at",
@@ -177,112 +186,22 @@ def adam_at(
     p[i] = pi - step_size * (mi / denom)
 
 
-# ------------------------------------------------------------------------- CPU loops
-# The cpu and parallel loops are the same text, range vs prange.
-
-
 @njit(**_OPTS)
-def rmsprop_cpu(p, g, acc, gavg, buf, lr, rho, omr, e_in, e_out, mom, wd, use_wd, cen, use_m):
-    n = p.shape[0]
-    if cen and use_m:
-        for i in range(n):
-            rmsprop_at(
-                i, p, g, acc, gavg, buf, lr, rho, omr, e_in, e_out, mom, wd, use_wd, True, True
-            )
-    elif cen:
-        for i in range(n):
-            rmsprop_at(
-                i, p, g, acc, gavg, buf, lr, rho, omr, e_in, e_out, mom, wd, use_wd, True, False
-            )
-    elif use_m:
-        for i in range(n):
-            rmsprop_at(
-                i, p, g, acc, gavg, buf, lr, rho, omr, e_in, e_out, mom, wd, use_wd, False, True
-            )
-    else:
-        for i in range(n):
-            rmsprop_at(
-                i, p, g, acc, gavg, buf, lr, rho, omr, e_in, e_out, mom, wd, use_wd, False, False
-            )
+def adagrad_at(i, p, g, acc, clr, eps, weight_decay, use_weight_decay):
+    """Adagrad on element ``i``, as torch's single-tensor ``torch.optim.Adagrad``.
 
-
-@njit(parallel=True, **_OPTS)
-def rmsprop_parallel(p, g, acc, gavg, buf, lr, rho, omr, e_in, e_out, mom, wd, use_wd, cen, use_m):
-    n = p.shape[0]
-    if cen and use_m:
-        for i in prange(n):
-            rmsprop_at(
-                i, p, g, acc, gavg, buf, lr, rho, omr, e_in, e_out, mom, wd, use_wd, True, True
-            )
-    elif cen:
-        for i in prange(n):
-            rmsprop_at(
-                i, p, g, acc, gavg, buf, lr, rho, omr, e_in, e_out, mom, wd, use_wd, True, False
-            )
-    elif use_m:
-        for i in prange(n):
-            rmsprop_at(
-                i, p, g, acc, gavg, buf, lr, rho, omr, e_in, e_out, mom, wd, use_wd, False, True
-            )
-    else:
-        for i in prange(n):
-            rmsprop_at(
-                i, p, g, acc, gavg, buf, lr, rho, omr, e_in, e_out, mom, wd, use_wd, False, False
-            )
-
-
-@njit(**_OPTS)
-def sgd_cpu(p, g, buf, lr, mom, omd, wd, use_wd, nesterov, use_m, first):
-    n = p.shape[0]
-    if use_m and first:
-        for i in range(n):
-            sgd_at(i, p, g, buf, lr, mom, omd, wd, use_wd, nesterov, True, True)
-    elif use_m:
-        for i in range(n):
-            sgd_at(i, p, g, buf, lr, mom, omd, wd, use_wd, nesterov, True, False)
-    else:
-        for i in range(n):
-            sgd_at(i, p, g, buf, lr, mom, omd, wd, use_wd, nesterov, False, False)
-
-
-@njit(parallel=True, **_OPTS)
-def sgd_parallel(p, g, buf, lr, mom, omd, wd, use_wd, nesterov, use_m, first):
-    n = p.shape[0]
-    if use_m and first:
-        for i in prange(n):
-            sgd_at(i, p, g, buf, lr, mom, omd, wd, use_wd, nesterov, True, True)
-    elif use_m:
-        for i in prange(n):
-            sgd_at(i, p, g, buf, lr, mom, omd, wd, use_wd, nesterov, True, False)
-    else:
-        for i in prange(n):
-            sgd_at(i, p, g, buf, lr, mom, omd, wd, use_wd, nesterov, False, False)
-
-
-@njit(**_OPTS)
-def adam_cpu(p, g, m, v, vmax, step_size, b1, omb1, b2, omb2, bc2s, eps, wd, use_wd, amsgrad):
-    n = p.shape[0]
-    if amsgrad:
-        for i in range(n):
-            adam_at(i, p, g, m, v, vmax, step_size, b1, omb1, b2, omb2, bc2s, eps, wd, use_wd, True)
-    else:
-        for i in range(n):
-            adam_at(
-                i, p, g, m, v, vmax, step_size, b1, omb1, b2, omb2, bc2s, eps, wd, use_wd, False
-            )
-
-
-@njit(parallel=True, **_OPTS)
-def adam_parallel(p, g, m, v, vmax, step_size, b1, omb1, b2, omb2, bc2s, eps, wd, use_wd, amsgrad):
-    n = p.shape[0]
-    if amsgrad:
-        for i in prange(n):
-            adam_at(i, p, g, m, v, vmax, step_size, b1, omb1, b2, omb2, bc2s, eps, wd, use_wd, True)
-    else:
-        for i in prange(n):
-            adam_at(
-                i, p, g, m, v, vmax, step_size, b1, omb1, b2, omb2, bc2s, eps, wd, use_wd, False
-            )
+    g += wd*p (only when ``use_weight_decay``); sum = sum + g*g; std = sqrt(sum) + eps;
+    p -= clr*(g/std), where the caller computes clr = lr/(1 + (t - 1)*lr_decay) for the step
+    count t.
+    """
+    gi = g[i]
+    pi = p[i]
+    if use_weight_decay:
+        gi = gi + weight_decay * pi
+    s = acc[i] + gi * gi
+    acc[i] = s
+    std = math.sqrt(s) + eps
+    p[i] = pi - clr * (gi / std)
 
 
 # ------------------------------------------------------------ gradient-transform helpers
@@ -308,15 +227,71 @@ def sum_squares_parallel(g):
     return s
 
 
-CPU_KERNELS = {
-    "rmsprop": rmsprop_cpu,
-    "sgd": sgd_cpu,
-    "adam": adam_cpu,
-    "sum_squares": sum_squares_cpu,
-}
-PARALLEL_KERNELS = {
-    "rmsprop": rmsprop_parallel,
-    "sgd": sgd_parallel,
-    "adam": adam_parallel,
-    "sum_squares": sum_squares_parallel,
-}
+_LOOP_MODULE = __name__.rpartition(".")[0] + "._loop"  # the template (never imported as such)
+_LOOP_FILE = os.path.join(os.path.dirname(__file__), "_loop.py")
+
+
+def _digest(fn) -> str:
+    """A short digest of a jitted function's code (bytecode, constants, names, line numbers)."""
+    return hashlib.sha1(marshal.dumps(fn.py_func.__code__)).hexdigest()[:12]
+
+
+class _Loops(dict):
+    """An update rule's loop on one target, by the rule's kind, made on first use from the
+    template :mod:`._loop` (see :func:`loops`); ``sum_squares`` is there from the start."""
+
+    def __init__(self, parallel: bool, **fixed):
+        super().__init__(**fixed)
+        self.parallel = parallel
+
+    def __missing__(self, kind: str):
+        from .registry import RULES
+
+        if kind not in RULES:
+            raise KeyError(kind)
+        kernel = self[kind] = loop(RULES[kind], self.parallel)
+        return kernel
+
+
+def loop(rule, parallel: bool):
+    """The loop of update rule ``rule`` (a :class:`.registry.UpdateRule`) over a block:
+    :mod:`._loop`'s text run as a module of its own, ``workbench.optim._loop_<kind>_cpu`` or
+    ``..._parallel``, with ``range`` or ``prange`` as its global ``RANGE``. Each instance is
+    cached in files of its own (numba names them after the source file and the qualified
+    name, to which the instance's name is appended); the module is registered in
+    ``sys.modules`` because a kernel loaded from the cache looks its module up by name."""
+    instance = f"{rule.kind}_{'parallel' if parallel else 'cpu'}"
+    name = f"{_LOOP_MODULE}_{instance}"
+    module = sys.modules.get(name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(name, _LOOP_FILE)
+        module = importlib.util.module_from_spec(spec)
+        module.__dict__.update(
+            ELEMENT=rule.element,
+            RANGE=prange if parallel else range,
+            N_ARGS=rule.n_element_args,
+            N_FLAGS=len(rule.loop_flags),
+            NAME=f"{instance}_{_digest(rule.element)}",
+        )
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return module.update
+
+
+#: Each update rule's loop, by kind (made on first use), and ``sum_squares``: on one core ...
+CPU_KERNELS: dict = _Loops(False, sum_squares=sum_squares_cpu)
+#: ... and over numba's threads (``prange``).
+PARALLEL_KERNELS: dict = _Loops(True, sum_squares=sum_squares_parallel)
+
+
+def __getattr__(name: str):
+    """``<kind>_cpu`` and ``<kind>_parallel`` (``rmsprop_cpu``, ``adam_parallel``, ...): the
+    loops of :data:`CPU_KERNELS` and :data:`PARALLEL_KERNELS` under the names they had when
+    they were written out per optimizer (``tests/test_cache`` looks them up by these names)."""
+    kind, _, target = name.rpartition("_")
+    if target in ("cpu", "parallel") and kind:
+        from .registry import RULES
+
+        if kind in RULES:
+            return (PARALLEL_KERNELS if target == "parallel" else CPU_KERNELS)[kind]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,10 +1,15 @@
-"""Fused optimizers with persistent state: RMSprop (Theano's and PyTorch's forms), SGD, Adam.
+"""Fused optimizers with persistent state: RMSprop (Theano's and PyTorch's forms), SGD, Adam,
+Adagrad.
 
 An optimizer owns named parameter blocks (the caller's numpy arrays, updated in place) and,
 per block, its state arrays (zero-filled once, shaped like the block, carried across steps).
 ``step(grads)`` updates every block in one call: one kernel launch per block, each reading
 every element of the parameter, gradient and state once and writing parameter and state once
 (:mod:`._kernels`).
+
+Each class is its update rule of :mod:`.registry` (``rule``): the constructor's arguments
+are the rule's options, the state arrays its states, and a step launches the rule's kernel
+with the arguments the rule computes. :func:`optimizer_class` finds a class by its kind.
 
 Arithmetic: hyperparameters (and derived constants such as ``1 - rho``, ``lr / (1 -
 beta1**t)``, computed in Python floats) are cast to the parameter's dtype before the kernel
@@ -20,15 +25,24 @@ copies the parameters back into the caller's arrays).
 
 from __future__ import annotations
 
-import math
+import inspect
 from collections.abc import Mapping
 
 import numpy as np
 
 from ..targets import TARGETS, TargetError, choose_target
 from . import _kernels
+from .registry import REQUIRED, RULES, UpdateRule, rule
 
-__all__ = ["PARALLEL_MIN_SIZE", "SGD", "Adam", "Optimizer", "RMSprop"]
+__all__ = [
+    "PARALLEL_MIN_SIZE",
+    "SGD",
+    "Adagrad",
+    "Adam",
+    "Optimizer",
+    "RMSprop",
+    "optimizer_class",
+]
 
 PARALLEL_MIN_SIZE = 100_000
 """Under ``target="auto"``, blocks with at least this many elements use the parallel kernels."""
@@ -84,20 +98,12 @@ def _check_params(params) -> dict[str, np.ndarray]:
     return out
 
 
-def _real(name: str, value, *, low: float = 0.0, high: float = math.inf, open_high=False):
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number, got {value!r}") from None
-    if not (low <= v <= high) or (open_high and v == high) or math.isnan(v):
-        upper = f"< {high:g}" if open_high else f"<= {high:g}"
-        bound = f"{low:g} <= {name} {upper}" if math.isfinite(high) else f"{name} >= {low:g}"
-        raise ValueError(f"invalid {name} {value!r}: need {bound}")
-    return v
-
-
 class Optimizer:
-    """The machinery shared by :class:`RMSprop`, :class:`SGD` and :class:`Adam`.
+    """The machinery shared by the optimizers: a subclass is its update rule (``rule``, an
+    entry of :data:`.registry.RULES`) and a docstring.
+
+    ``Cls(params, *options, target="auto")``: the options are the rule's, in its order, with
+    its defaults (``inspect.signature(Cls)`` shows them).
 
     Attributes: ``params`` (the caller's arrays, by name), ``target``, ``block_targets`` (the
     kernel each block runs on), ``step_count`` (steps taken), ``state`` (the state arrays by
@@ -105,10 +111,44 @@ class Optimizer:
     hyperparameters, which may be changed between steps.
     """
 
-    kind = ""  # the kernel family
+    rule: UpdateRule | None = None
+    kind = ""  # the kernel family: the rule's kind
     hyperparameters: tuple[str, ...] = ()
 
-    def __init__(self, params, target="auto"):
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        r = cls.__dict__.get("rule")
+        if r is None:
+            return
+        cls.kind = r.kind
+        cls.hyperparameters = r.option_names
+        P = inspect.Parameter
+        parameters = [P("params", P.POSITIONAL_OR_KEYWORD)]
+        parameters += [
+            P(
+                o.name,
+                P.POSITIONAL_OR_KEYWORD,
+                default=P.empty if o.default is REQUIRED else o.default,
+            )
+            for o in r.options
+        ]
+        parameters.append(P("target", P.POSITIONAL_OR_KEYWORD, default="auto"))
+        cls.__signature__ = inspect.Signature(parameters)
+        _CLASSES[r.kind] = cls
+
+    def __init__(self, *args, **kwargs):
+        if self.rule is None:
+            raise TypeError("Optimizer is abstract: use RMSprop, SGD, Adam, Adagrad, ...")
+        try:
+            bound = inspect.signature(type(self)).bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{type(self).__name__}(): {exc}") from None
+        bound.apply_defaults()
+        values = dict(bound.arguments)
+        params, target = values.pop("params"), values.pop("target")
+        for h, v in self.rule.validate(values).items():
+            setattr(self, h, v)
+        self._fresh: set[tuple[str, str]] = set()  # (block, lazy state) no step has written
         self.params = _check_params(params)
         self.target = _resolve_target(target)
         self.block_targets = {name: self._block_target(p.size) for name, p in self.params.items()}
@@ -123,17 +163,47 @@ class Optimizer:
         self._state: dict[str, dict] = {name: {} for name in self.params}
         self._ensure_state()
 
-    # -------------------------------------------------------------------- to override
+    # ------------------------------------------------------------------ the update rule
     def _state_keys(self) -> tuple[str, ...]:
         """The state arrays the current hyperparameters need."""
-        raise NotImplementedError
+        hp = self.hyperparameter_values()
+        return tuple(s.name for s in self.rule.states if s.on(hp))
 
-    def _update(self, name: str, p, g, state: dict, launch) -> None:
-        """One block's update: ``launch(kind, *args)`` runs the kernel on this block's target."""
-        raise NotImplementedError
+    def _validate(self) -> None:
+        """Check the hyperparameters (they may have been changed since the last step)."""
+        for h, v in self.rule.validate(self.hyperparameter_values()).items():
+            setattr(self, h, v)
 
     def _before_step(self) -> None:
-        """Per-step scalars shared by the blocks (after the hyperparameters are checked)."""
+        """The scalars and flags shared by the blocks, for this step."""
+        hp = self.hyperparameter_values()
+        rule = self.rule
+        self._scalars = rule.scalars(hp, self.step_count + 1)
+        self._cast_scalars: dict = {}  # by dtype
+        self._flags = rule.flags(hp)
+        on = {s.name: s.on(hp) for s in rule.states}
+        self._arrays = [s.name if on[s.name] else None for s in rule.states]  # None: off
+        self._lazy_on = [s.name for s in rule.states if s.lazy and on[s.name]]
+        if self._lazy_on:  # the loop flags depend on the block
+            fresh = self._fresh
+            self._loop_flags = {
+                name: rule.loop_flag_values(on, lambda state, n=name: (n, state) in fresh)
+                for name in self.params
+            }
+        else:
+            flags = rule.loop_flag_values(on, lambda state: False)
+            self._loop_flags = dict.fromkeys(self.params, flags)
+
+    def _update(self, name: str, p, g, st: dict, launch) -> None:
+        """One block's update: ``launch(kind, *args)`` runs the kernel on this block's target."""
+        empty = self._empty(name, p)
+        arrays = [st[key] if key else empty for key in self._arrays]
+        scalars = self._cast_scalars.get(p.dtype)
+        if scalars is None:
+            scalars = self._cast_scalars[p.dtype] = _cast(p.dtype, *self._scalars)
+        launch(self.kind, p, g, *arrays, *scalars, *self._flags, *self._loop_flags[name])
+        for state in self._lazy_on:
+            self._fresh.discard((name, state))
 
     def _after_step(self) -> None:
         pass
@@ -144,19 +214,28 @@ class Optimizer:
             return "parallel" if size >= PARALLEL_MIN_SIZE else "cpu"
         return self.target
 
-    def _zeros(self, name: str):
+    def _full(self, name: str, value: float):
         p = self.params[name]
         if self._cuda is not None:
-            return self._cuda.zeros(p.size, p.dtype)
-        return np.zeros(p.size, dtype=p.dtype)
+            d = self._cuda.zeros(p.size, p.dtype)
+            if value != 0 and p.size:
+                d.copy_to_device(np.full(p.size, value, dtype=p.dtype))
+            return d
+        return np.full(p.size, value, dtype=p.dtype)
 
     def _ensure_state(self) -> None:
-        """Create (zero-filled) any state array the hyperparameters now need: all of them at
-        construction, or one a changed hyperparameter (momentum from 0) asks for later."""
-        for key in self._state_keys():
+        """Create any state array the hyperparameters now need, filled with its initial value
+        (zeros, or Adagrad's ``initial_accumulator_value``): all of them at construction, or
+        one a changed hyperparameter (momentum from 0) asks for later."""
+        hp = self.hyperparameter_values()
+        for s in self.rule.states:
+            if not s.on(hp):
+                continue
             for name, st in self._state.items():
-                if key not in st:
-                    st[key] = self._zeros(name)
+                if s.name not in st:
+                    st[s.name] = self._full(name, s.initial_value(hp))
+                    if s.lazy:
+                        self._fresh.add((name, s.name))
 
     def _empty(self, name: str, p):
         """A placeholder for a state array the variant does not use (never read)."""
@@ -294,12 +373,15 @@ class Optimizer:
 
     def state_dict(self) -> dict:
         """A snapshot that :meth:`load_state_dict` restores: the optimizer's type, step count,
-        hyperparameters, and copies of the state arrays (numpy, shaped like the params)."""
+        hyperparameters, and copies of the state arrays (numpy, shaped like the params; a
+        lazy state array, SGD's momentum buffer, only once a step has set it)."""
         state = {}
         for name, st in self._state.items():
             shape = self.params[name].shape
             state[name] = {}
             for key, a in st.items():
+                if (name, key) in self._fresh:  # as torch: not there until a step sets it
+                    continue
                 host = a.copy_to_host() if self._cuda is not None else a.copy()
                 state[name][key] = host.reshape(shape)
         return {
@@ -345,14 +427,8 @@ class Optimizer:
         self._validate()
         self.step_count = int(state_dict["step"])
         self._state = new_state
-        self._on_load()
+        self._fresh = set()
         self._ensure_state()
-
-    def _on_load(self) -> None:
-        pass
-
-    def _validate(self) -> None:
-        pass
 
     def __repr__(self) -> str:
         hp = ", ".join(f"{h}={v!r}" for h, v in self.hyperparameter_values().items())
@@ -365,6 +441,16 @@ class Optimizer:
 def _cast(dtype, *values):
     t = np.dtype(dtype).type
     return tuple(t(v) for v in values)
+
+
+_CLASSES: dict[str, type[Optimizer]] = {}
+
+
+def optimizer_class(kind: str) -> type[Optimizer]:
+    """The optimizer class of update rule ``kind``
+    (:class:`~workbench.optim.registry.UnknownOptimizer`, a ``ValueError``, for a kind that is
+    not registered)."""
+    return _CLASSES[rule(kind).kind]
 
 
 class RMSprop(Optimizer):
@@ -390,60 +476,7 @@ class RMSprop(Optimizer):
     momentum > 0.
     """
 
-    kind = "rmsprop"
-    hyperparameters = ("lr", "rho", "eps", "eps_in_sqrt", "centered", "momentum", "weight_decay")
-
-    def __init__(
-        self,
-        params,
-        lr=1e-3,
-        rho=0.9,
-        eps=1e-6,
-        eps_in_sqrt=True,
-        centered=False,
-        momentum=0.0,
-        weight_decay=0.0,
-        target="auto",
-    ):
-        self.lr, self.rho, self.eps = lr, rho, eps
-        self.eps_in_sqrt, self.centered = bool(eps_in_sqrt), bool(centered)
-        self.momentum, self.weight_decay = momentum, weight_decay
-        self._validate()
-        super().__init__(params, target)
-
-    def _validate(self) -> None:
-        _real("lr", self.lr)
-        _real("rho", self.rho, high=1.0)
-        _real("eps", self.eps)
-        _real("momentum", self.momentum)
-        _real("weight_decay", self.weight_decay)
-
-    def _state_keys(self):
-        keys = ("square_avg",)
-        if self.centered:
-            keys += ("grad_avg",)
-        if float(self.momentum) > 0:
-            keys += ("momentum_buffer",)
-        return keys
-
-    def _update(self, name, p, g, st, launch):
-        rho, eps = float(self.rho), float(self.eps)
-        momentum, wd = float(self.momentum), float(self.weight_decay)
-        centered, use_momentum = bool(self.centered), momentum > 0
-        eps_in, eps_out = (eps, 0.0) if self.eps_in_sqrt else (0.0, eps)
-        empty = self._empty(name, p)
-        launch(
-            "rmsprop",
-            p,
-            g,
-            st["square_avg"],
-            st["grad_avg"] if centered else empty,
-            st["momentum_buffer"] if use_momentum else empty,
-            *_cast(p.dtype, self.lr, rho, 1.0 - rho, eps_in, eps_out, momentum, wd),
-            wd != 0,
-            centered,
-            use_momentum,
-        )
+    rule = RULES["rmsprop"]
 
 
 class SGD(Optimizer):
@@ -461,62 +494,7 @@ class SGD(Optimizer):
     step has set it, as torch does.
     """
 
-    kind = "sgd"
-    hyperparameters = ("lr", "momentum", "dampening", "nesterov", "weight_decay")
-
-    def __init__(
-        self,
-        params,
-        lr,
-        momentum=0.0,
-        dampening=0.0,
-        nesterov=False,
-        weight_decay=0.0,
-        target="auto",
-    ):
-        self.lr, self.momentum, self.dampening = lr, momentum, dampening
-        self.nesterov, self.weight_decay = bool(nesterov), weight_decay
-        self._validate()
-        self._started: set[str] = set()  # blocks whose momentum buffer a step has set
-        super().__init__(params, target)
-
-    def _validate(self) -> None:
-        _real("lr", self.lr)
-        _real("momentum", self.momentum)
-        _real("dampening", self.dampening)
-        _real("weight_decay", self.weight_decay)
-        if self.nesterov and (float(self.momentum) <= 0 or float(self.dampening) != 0):
-            raise ValueError("nesterov momentum requires a momentum > 0 and zero dampening")
-
-    def _state_keys(self):
-        return ("momentum_buffer",) if float(self.momentum) > 0 else ()
-
-    def _update(self, name, p, g, st, launch):
-        momentum, wd = float(self.momentum), float(self.weight_decay)
-        use_momentum = momentum > 0
-        launch(
-            "sgd",
-            p,
-            g,
-            st["momentum_buffer"] if use_momentum else self._empty(name, p),
-            *_cast(p.dtype, self.lr, momentum, 1.0 - float(self.dampening), wd),
-            wd != 0,
-            bool(self.nesterov),
-            use_momentum,
-            name not in self._started,
-        )
-        if use_momentum:
-            self._started.add(name)
-
-    def state_dict(self) -> dict:
-        sd = super().state_dict()
-        for name, st in sd["state"].items():
-            if name not in self._started:
-                st.pop("momentum_buffer", None)
-        return sd
-
-    def _on_load(self) -> None:
-        self._started = {n for n, st in self._state.items() if "momentum_buffer" in st}
+    rule = RULES["sgd"]
 
 
 class Adam(Optimizer):
@@ -538,62 +516,21 @@ class Adam(Optimizer):
     to rounding.) State: ``exp_avg``, ``exp_avg_sq``; ``max_exp_avg_sq`` with amsgrad.
     """
 
-    kind = "adam"
-    hyperparameters = ("lr", "betas", "eps", "weight_decay", "amsgrad")
+    rule = RULES["adam"]
 
-    def __init__(
-        self,
-        params,
-        lr=1e-3,
-        betas=(0.9, 0.999),
-        eps=1e-8,
-        weight_decay=0.0,
-        amsgrad=False,
-        target="auto",
-    ):
-        self.lr, self.betas, self.eps = lr, tuple(betas), eps
-        self.weight_decay, self.amsgrad = weight_decay, bool(amsgrad)
-        self._validate()
-        super().__init__(params, target)
 
-    def _validate(self) -> None:
-        _real("lr", self.lr)
-        if len(tuple(self.betas)) != 2:
-            raise ValueError(f"betas must be two numbers, got {self.betas!r}")
-        self.betas = tuple(self.betas)
-        _real("betas[0]", self.betas[0], high=1.0, open_high=True)
-        _real("betas[1]", self.betas[1], high=1.0, open_high=True)
-        _real("eps", self.eps)
-        _real("weight_decay", self.weight_decay)
+class Adagrad(Optimizer):
+    """Adagrad, as torch's single-tensor ``torch.optim.Adagrad``.
 
-    def _before_step(self) -> None:
-        beta1, beta2 = (float(b) for b in self.betas)
-        t = self.step_count + 1
-        self._scalars = (
-            float(self.lr) / (1.0 - beta1**t),
-            beta1,
-            1.0 - beta1,
-            beta2,
-            1.0 - beta2,
-            math.sqrt(1.0 - beta2**t),
-            float(self.eps),
-            float(self.weight_decay),
-        )
+    At step t (1, 2, ...), per element, in the parameter's dtype (``clr`` computed in Python
+    floats, then cast)::
 
-    def _state_keys(self):
-        keys = ("exp_avg", "exp_avg_sq")
-        return keys + ("max_exp_avg_sq",) if self.amsgrad else keys
+        g = g + weight_decay * p                               (when weight_decay != 0)
+        clr = lr / (1 + (t - 1) * lr_decay)
+        sum = sum + g * g
+        p -= clr * (g / (sqrt(sum) + eps))
 
-    def _update(self, name, p, g, st, launch):
-        amsgrad = bool(self.amsgrad)
-        launch(
-            "adam",
-            p,
-            g,
-            st["exp_avg"],
-            st["exp_avg_sq"],
-            st["max_exp_avg_sq"] if amsgrad else self._empty(name, p),
-            *_cast(p.dtype, *self._scalars),
-            self._scalars[-1] != 0,
-            amsgrad,
-        )
+    State: ``sum``, shaped like each parameter, starting at ``initial_accumulator_value``.
+    """
+
+    rule = RULES["adagrad"]

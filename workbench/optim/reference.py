@@ -2,17 +2,21 @@
 
 Written the straightforward way, whole arrays at a time with temporaries, independently of the
 fused kernels. The constructors take the same arguments as :class:`workbench.optim.RMSprop`,
-:class:`~workbench.optim.SGD` and :class:`~workbench.optim.Adam` (``target`` is accepted and
-ignored); ``step(grads)`` updates the parameter arrays in place. Python-float hyperparameters
-combine with float32 arrays in float32 (numpy's rules), so float32 runs stay float32 as the
-kernels do (hyperparameters are stored as Python floats for that reason).
+:class:`~workbench.optim.SGD`, :class:`~workbench.optim.Adam` and
+:class:`~workbench.optim.Adagrad` (``target`` is accepted and ignored); ``step(grads)``
+updates the parameter arrays in place. Python-float hyperparameters combine with float32
+arrays in float32 (numpy's rules), so float32 runs stay float32 as the kernels do
+(hyperparameters are stored as Python floats for that reason).
+
+:class:`NumpyChain` puts gradient transforms in front of one of them, as
+:func:`workbench.optim.chain` does for the fused optimizers.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["NumpyAdam", "NumpyRMSprop", "NumpySGD"]
+__all__ = ["NumpyAdagrad", "NumpyAdam", "NumpyChain", "NumpyRMSprop", "NumpySGD"]
 
 
 class _NumpyOptimizer:
@@ -145,3 +149,63 @@ class NumpyAdam(_NumpyOptimizer):
         m_hat = m / (1 - beta1**t)
         v_hat = v / (1 - beta2**t)
         return p - self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+
+
+class NumpyAdagrad(_NumpyOptimizer):
+    """Adagrad, as ``torch.optim.Adagrad``: at step t, ``clr = lr/(1 + (t - 1)*lr_decay)``,
+    ``sum += g**2`` (``sum`` starts at ``initial_accumulator_value``),
+    ``p - clr*g/(sqrt(sum) + eps)``, with L2 weight decay."""
+
+    def __init__(
+        self,
+        params,
+        lr=1e-2,
+        lr_decay=0.0,
+        weight_decay=0.0,
+        initial_accumulator_value=0.0,
+        eps=1e-10,
+        target=None,
+    ):
+        super().__init__(params)
+        self.lr, self.lr_decay, self.weight_decay = float(lr), float(lr_decay), float(weight_decay)
+        self.initial_accumulator_value, self.eps = float(initial_accumulator_value), float(eps)
+
+    def _updated(self, name, p, g, state):
+        t = self.step_count
+        if self.weight_decay != 0:
+            g = g + self.weight_decay * p
+        clr = self.lr / (1 + (t - 1) * self.lr_decay)
+        s = state.get("sum", np.full_like(p, self.initial_accumulator_value))
+        s = s + g**2
+        state["sum"] = s
+        return p - clr * g / (np.sqrt(s) + self.eps)
+
+
+class NumpyChain:
+    """Gradient transforms applied in numpy, in order, before a reference optimizer.
+
+    A transform is anything with the keys of a ``train`` config's ``transforms`` entries as
+    attributes: ``kind`` (``scale``, ``clip_value`` or ``clip_norm``), ``params`` (the blocks
+    it applies to; None: all) and ``factor``, ``limit`` or ``max_norm`` and ``per_block``."""
+
+    def __init__(self, transforms, optimizer):
+        self.transforms, self.optimizer = transforms, optimizer
+
+    def step(self, grads: dict) -> None:
+        grads = {k: np.array(v) for k, v in grads.items()}
+        for t in self.transforms:
+            names = t.params if t.params is not None else list(grads)
+            if t.kind == "scale":
+                for k in names:
+                    grads[k] = grads[k] * t.factor
+            elif t.kind == "clip_value":
+                for k in names:
+                    grads[k] = np.clip(grads[k], -t.limit, t.limit)
+            else:
+                groups = [[k] for k in names] if t.per_block else [names]
+                for group in groups:
+                    norm = np.sqrt(sum(float(np.sum(grads[k] ** 2)) for k in group))
+                    if norm > t.max_norm:
+                        for k in group:
+                            grads[k] = grads[k] * (t.max_norm / (norm + 1e-6))
+        self.optimizer.step(grads)
