@@ -703,11 +703,13 @@ def minimize(fun, x0, args=(), method="BFGS", jac=None, options=None, *, tol=Non
     --------
     >>> import numpy as np
     >>> from workbench.optimize import minimize
-    >>> def rosen(x):
-    ...     return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
-    >>> res = minimize(rosen, np.array([1.3, 0.7, 0.8]), options={"gtol": 1e-6})
-    >>> res.success, np.allclose(res.x, 1.0, atol=1e-4)
-    (True, True)
+    >>> def fun(x):  # value and gradient, for jac=True
+    ...     return np.sum((x - 1.0) ** 2), 2.0 * (x - 1.0)
+    >>> res = minimize(fun, np.zeros(3), jac=True)
+    >>> res.success, res.message
+    (True, 'Optimization terminated successfully.')
+    >>> res.x
+    array([1., 1., 1.])
     """
     if not isinstance(method, str) or method.lower() != "bfgs":
         raise ValueError(f"method {method!r} is not available; accepted: 'BFGS'.")
