@@ -340,10 +340,40 @@ def perform(
     checkpoint: RunDir | None = None,
     timeout: float | None = None,
 ) -> Performed:
-    """Run the experiment of a resolved config: choose its target, run it (within ``timeout``
-    seconds: :class:`workbench._numba.interrupt.TimeLimitReached` after that), and return what
-    it produced. ``checkpoint`` (a run folder) is handed to kinds that keep checkpoints. The
-    one way the CLI and the sweep workers run an experiment."""
+    """Run the experiment of a resolved config and return what it produced.
+
+    Chooses the target (:func:`workbench.targets.choose_target`), runs the experiment and
+    times it: the one way the CLI and the sweep workers run an experiment.
+
+    Parameters
+    ----------
+    cfg : Config
+        The resolved config.
+    exp : Experiment, optional
+        The experiment to run (default: the one ``cfg.experiment`` names).
+    progress : callable, optional
+        Progress callback handed to the experiment.
+    base_dir : Path, optional
+        Folder for the config's relative paths (data files).
+    checkpoint : RunDir, optional
+        The entered run folder, handed to experiment kinds that keep checkpoints (and logged
+        the target choice).
+    timeout : float, optional
+        Seconds the experiment may run; None for no limit.
+
+    Returns
+    -------
+    Performed
+        The experiment's :class:`Outcome`, the target it ran on and why, the wall time in
+        seconds and the package versions.
+
+    Raises
+    ------
+    workbench._numba.interrupt.TimeLimitReached
+        When ``timeout`` passes.
+    Exception
+        Whatever the experiment raises.
+    """
     from workbench import experiments
     from workbench._numba.interrupt import time_limit
     from workbench.targets import choose_target
@@ -362,10 +392,28 @@ def perform(
 def write_complete(
     rd: RunDir, cfg, performed: Performed, extra: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Write a performed run into the entered run folder ``rd`` (its config already written):
-    the experiment's files, ``arrays.npz``, the log line and, last, ``result.json`` (with
-    ``extra`` keys added); the folder becomes complete when ``rd``'s block ends. The one way
-    the CLI and the sweep driver write a finished run. Returns the result record."""
+    """Write a performed run into an entered run folder.
+
+    Writes the experiment's extra files, ``arrays.npz``, a status line in the log and, last,
+    ``result.json``; the folder becomes complete when ``rd``'s ``with`` block ends. The one
+    way the CLI and the sweep driver write a finished run.
+
+    Parameters
+    ----------
+    rd : RunDir
+        The run folder, entered, with its config already written.
+    cfg : Config
+        The resolved config.
+    performed : Performed
+        What :func:`perform` returned.
+    extra : mapping, optional
+        Keys added to the result record.
+
+    Returns
+    -------
+    dict
+        The result record written to ``result.json`` (before JSON conversion).
+    """
     outcome = performed.outcome
     for filename, text in outcome.files.items():
         rd.write_text(filename, text)
@@ -386,8 +434,24 @@ def write_complete(
 def create_run(
     output: str | os.PathLike[str], name: str, resume: str | os.PathLike[str] | None = None
 ) -> RunDir:
-    """A :class:`RunDir` for a run called ``name`` under ``output`` (use it in ``with``);
-    with ``resume``, the interrupted run in that ``.partial`` folder is continued instead."""
+    """Make the run folder for a new run, or for resuming an interrupted one.
+
+    Parameters
+    ----------
+    output : str or path-like
+        Folder the run folder is made in (created if needed).
+    name : str
+        The run's name, made safe for a folder name (cut and hashed beyond 100 characters).
+    resume : str or path-like, optional
+        An interrupted run's ``.partial`` folder to continue instead.
+
+    Returns
+    -------
+    RunDir
+        Use it in a ``with`` block: entering creates the ``.partial`` folder (or takes over
+        ``resume``, which raises :class:`ResumeError` if it is not an interrupted run); a clean
+        exit after a result was written renames it to the final folder.
+    """
     return RunDir(output, name, resume)
 
 
@@ -463,9 +527,27 @@ class Run:
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
 
     def optimizer_state(self, label: str | None = None) -> dict[str, Any]:
-        """The final optimizer state a training run kept (``optimizer.json`` and the
-        ``opt/`` arrays), ready for ``load_state_dict``. ``label`` picks one of several
-        optimizers (the keys of ``optimizer.json``; default: the only one)."""
+        """The final optimizer state a training run kept, ready for ``load_state_dict``.
+
+        Parameters
+        ----------
+        label : str, optional
+            Which optimizer, for a run that kept several (the keys of ``optimizer.json``);
+            default: the only one.
+
+        Returns
+        -------
+        dict
+            The optimizer's ``state_dict``: the scalars from ``optimizer.json`` and
+            ``"state"``, a dict of blocks, each a dict of arrays from ``arrays.npz`` (under
+            ``opt/``, or ``<label>.opt/`` when there are several optimizers).
+
+        Raises
+        ------
+        ValueError
+            If the run kept no optimizer state, or ``label`` is None with several optimizers,
+            or names none of them.
+        """
         path = self.path / OPTIMIZER_FILE
         if not path.is_file():
             raise ValueError(f"{self.path}: this run kept no optimizer state")
@@ -486,7 +568,26 @@ OPTIMIZER_FILE = "optimizer.json"
 
 
 def state_to_arrays(state_dict: Mapping[str, Any], prefix: str = "opt/") -> tuple[dict, dict]:
-    """An optimizer's ``state_dict`` as (arrays ``{prefix}{block}/{name}``, the JSON rest)."""
+    """Take an optimizer's ``state_dict`` apart into arrays and JSON metadata.
+
+    Parameters
+    ----------
+    state_dict : mapping
+        ``{"state": {block: {name: array}}, ...}``, e.g. an optimizer's ``state_dict()``.
+    prefix : str, optional
+        Prefix of the array keys (default ``"opt/"``).
+
+    Returns
+    -------
+    arrays : dict of str to ndarray
+        ``{f"{prefix}{block}/{name}": array}``, for ``arrays.npz``.
+    meta : dict
+        The other entries of ``state_dict``, plus ``"blocks"``, the block names in order.
+
+    See Also
+    --------
+    state_from_arrays : the inverse.
+    """
     arrays = {
         f"{prefix}{block}/{key}": np.asarray(a)
         for block, st in state_dict["state"].items()
@@ -500,7 +601,23 @@ def state_to_arrays(state_dict: Mapping[str, Any], prefix: str = "opt/") -> tupl
 def state_from_arrays(
     arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any], prefix: str = "opt/"
 ) -> dict[str, Any]:
-    """The ``state_dict`` that :func:`state_to_arrays` took apart."""
+    """Rebuild the ``state_dict`` that :func:`state_to_arrays` took apart.
+
+    Parameters
+    ----------
+    arrays : mapping of str to ndarray
+        Arrays keyed ``{prefix}{block}/{name}``; keys without ``prefix`` are ignored.
+    meta : mapping
+        The JSON metadata (its ``"blocks"`` gives the block order, blocks without arrays
+        included).
+    prefix : str, optional
+        Prefix of the array keys (default ``"opt/"``).
+
+    Returns
+    -------
+    dict
+        ``meta`` without ``"blocks"``, plus ``"state"``: ``{block: {name: array}}`` (copies).
+    """
     state: dict[str, dict] = {block: {} for block in meta.get("blocks", ())}
     for key, a in arrays.items():
         if key.startswith(prefix):
@@ -525,12 +642,45 @@ def _problem(path: Path) -> str | None:
 
 
 def is_complete(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` is a finished run folder."""
+    """Whether ``path`` is a finished run folder.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A folder.
+
+    Returns
+    -------
+    bool
+        True if it exists, is a folder not named ``*.partial`` and holds ``config.yaml`` and
+        ``result.json``.
+    """
     return _problem(Path(path)) is None
 
 
 def load(path: str | os.PathLike[str]) -> Run:
-    """Read the run at ``path``: FileNotFoundError if absent, ValueError if not complete."""
+    """Read a complete run back from its folder.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The run folder.
+
+    Returns
+    -------
+    Run
+        ``path``, ``config`` (the parsed ``config.yaml``; ``{}`` when empty), ``result`` (the
+        parsed ``result.json``) and ``arrays`` (``arrays.npz``'s arrays by name; empty when the
+        run wrote none).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If it is not a complete run folder (not a folder, a ``.partial`` folder, or without
+        ``config.yaml`` or ``result.json``).
+    """
     from workbench.config import load_yaml  # the same YAML reading as experiment files
 
     p = Path(path)
@@ -549,7 +699,19 @@ def load(path: str | os.PathLike[str]) -> Run:
 
 
 def list_runs(output: str | os.PathLike[str]) -> list[Path]:
-    """Complete run folders directly under ``output``, oldest first (by name time stamp)."""
+    """The complete run folders directly under a folder.
+
+    Parameters
+    ----------
+    output : str or path-like
+        The output folder.
+
+    Returns
+    -------
+    list of Path
+        Complete run folders (hidden ones excluded), oldest first by the time stamp in their
+        names (then by name); empty if ``output`` is not a folder.
+    """
     out = Path(output)
     if not out.is_dir():
         return []

@@ -55,9 +55,20 @@ def _digits_table() -> np.ndarray:
 
 
 def digits() -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """The 8x8 handwritten digits: X (1797, 64) pixel counts 0..16 (row by row), y the digit,
-    class names "0".."9". The UCI "Optical Recognition of Handwritten Digits" test set
-    (Alpaydin & Kaynak 1998, doi:10.24432/C50P49, CC BY 4.0), as scikit-learn ships it."""
+    """Load the 8x8 handwritten digits shipped with the package.
+
+    The UCI "Optical Recognition of Handwritten Digits" test set (Alpaydin & Kaynak 1998,
+    doi:10.24432/C50P49, CC BY 4.0), as scikit-learn ships it.
+
+    Returns
+    -------
+    X : ndarray of float64, shape (1797, 64)
+        Pixel counts 0..16, each image row by row (a fresh copy).
+    y : ndarray of int64, shape (1797,)
+        The digit, 0..9.
+    class_names : list of str
+        ``"0"`` .. ``"9"``.
+    """
     table = _digits_table()
     X = np.array(table[:, :64])
     y = table[:, 64].astype(np.int64)
@@ -82,9 +93,40 @@ def _check_counts(samples: int, classes: int) -> None:
 
 
 def blobs(samples: int, classes: int, features: int, spread: float, seed: int):
-    """Isotropic Gaussian clusters: centres uniform in [-10, 10]^features, each class drawn
-    around its centre with standard deviation ``spread``; classes as equal in size as
-    possible; the samples shuffled. Class names "blob 0", "blob 1", ..."""
+    """Make seeded isotropic Gaussian clusters.
+
+    Centres are uniform in [-10, 10]^features; each class is drawn around its centre with
+    standard deviation ``spread``; classes are as equal in size as possible (the first
+    ``samples % classes`` one larger); the samples are shuffled.
+
+    Parameters
+    ----------
+    samples : int
+        Number of samples N, at least ``classes``.
+    classes : int
+        Number of classes k, at least 2.
+    features : int
+        Number of features d, at least 1.
+    spread : float
+        Standard deviation around each centre, >= 0.
+    seed : int
+        Seed of ``np.random.default_rng``.
+
+    Returns
+    -------
+    X : ndarray of float64, shape (N, d)
+        Features.
+    y : ndarray of int64, shape (N,)
+        Class indices 0..k-1.
+    class_names : list of str
+        ``"blob 0"``, ``"blob 1"``, ...
+
+    Raises
+    ------
+    DataError
+        For fewer than 2 classes, fewer samples than classes, ``features < 1`` or
+        ``spread < 0``.
+    """
     _check_counts(samples, classes)
     if features < 1 or spread < 0:
         raise DataError(f"features must be >= 1 and spread >= 0, got {features}, {spread}")
@@ -97,10 +139,36 @@ def blobs(samples: int, classes: int, features: int, spread: float, seed: int):
 
 
 def moons(samples: int, noise: float, seed: int):
-    """Two interleaving half circles, as scikit-learn's ``make_moons``: class 0 ("upper") on
-    ``(cos t, sin t)``, class 1 ("lower") on ``(1 - cos t, 1/2 - sin t)``, ``t`` evenly
-    spaced on [0, pi] (``samples // 2`` upper points, the rest lower), the samples shuffled
-    and Gaussian noise of standard deviation ``noise`` added to both coordinates."""
+    """Make two seeded interleaving half circles, as scikit-learn's ``make_moons``.
+
+    Class 0 ("upper") lies on ``(cos t, sin t)``, class 1 ("lower") on
+    ``(1 - cos t, 1/2 - sin t)``, with ``t`` evenly spaced on [0, pi] (``samples // 2`` upper
+    points, the rest lower); the samples are shuffled, then Gaussian noise of standard
+    deviation ``noise`` is added to both coordinates.
+
+    Parameters
+    ----------
+    samples : int
+        Number of samples N, at least 2.
+    noise : float
+        Standard deviation of the noise, >= 0.
+    seed : int
+        Seed of ``np.random.default_rng``.
+
+    Returns
+    -------
+    X : ndarray of float64, shape (N, 2)
+        Points.
+    y : ndarray of int64, shape (N,)
+        Class indices 0 and 1.
+    class_names : list of str
+        ``["upper", "lower"]``.
+
+    Raises
+    ------
+    DataError
+        For ``samples < 2`` or ``noise < 0``.
+    """
     if samples < 2 or noise < 0:
         raise DataError(f"moons needs samples >= 2 and noise >= 0, got {samples}, {noise}")
     rng = np.random.default_rng(seed)
@@ -122,9 +190,37 @@ def moons(samples: int, noise: float, seed: int):
 
 
 def spirals(samples: int, classes: int, noise: float, seed: int):
-    """Interleaved spiral arms in 2-D (the CS231n set): class j's points at radius r evenly
-    spaced in [0, 1] and angle ``4 (j + r) + noise * N(0, 1)`` radians, at ``r (sin, cos)``;
-    classes as equal in size as possible; the samples shuffled. Names "arm 0", "arm 1", ..."""
+    """Make seeded interleaved spiral arms in 2-D (the CS231n set).
+
+    Class j's points lie at radius r evenly spaced in [0, 1] and angle
+    ``4 (j + r) + noise * N(0, 1)`` radians, at ``r (sin, cos)``; classes are as equal in size
+    as possible; the samples are shuffled.
+
+    Parameters
+    ----------
+    samples : int
+        Number of samples N, at least ``classes``.
+    classes : int
+        Number of arms k, at least 2.
+    noise : float
+        Standard deviation of the angle noise, >= 0.
+    seed : int
+        Seed of ``np.random.default_rng``.
+
+    Returns
+    -------
+    X : ndarray of float64, shape (N, 2)
+        Points.
+    y : ndarray of int64, shape (N,)
+        Class indices 0..k-1.
+    class_names : list of str
+        ``"arm 0"``, ``"arm 1"``, ...
+
+    Raises
+    ------
+    DataError
+        For fewer than 2 classes, fewer samples than classes, or ``noise < 0``.
+    """
     _check_counts(samples, classes)
     if noise < 0:
         raise DataError(f"noise must be >= 0, got {noise}")
@@ -144,12 +240,38 @@ def spirals(samples: int, classes: int, noise: float, seed: int):
 
 
 def from_file(path, label: str = "label") -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """A user's data set: ``.npz`` (arrays ``X`` (N, d) and ``y`` (N,)) or otherwise a CSV
-    with a header row whose column ``label`` holds the labels and the rest the features.
+    """Read a user's classification data set from a file.
 
     Labels must be non-negative integers (``3`` or ``3.0``); the distinct values, sorted, are
     mapped to 0..k-1 and named by their original values (labels 3, 7, 9 become 0, 1, 2 named
-    "3", "7", "9"). At least two classes are needed."""
+    "3", "7", "9"). At least two classes are needed.
+
+    Parameters
+    ----------
+    path : str or Path
+        An ``.npz`` archive (suffix, case-insensitive) with arrays ``X`` (N, d) and ``y`` (N,),
+        or otherwise a CSV with a header row.
+    label : str, optional
+        The CSV's label column (default ``"label"``); the other columns are the features.
+        Ignored for ``.npz``.
+
+    Returns
+    -------
+    X : ndarray of float64, shape (N, d)
+        Features, finite.
+    y : ndarray of int64, shape (N,)
+        Class indices 0..k-1.
+    class_names : list of str, length k
+        The original label values as strings.
+
+    Raises
+    ------
+    DataError
+        For a missing or unreadable file, missing arrays or columns, shapes that do not match,
+        no samples or features, a NaN or infinite feature, a label that is not a non-negative
+        integer (or is 2**53 or more), or a single class; the message names the file and the
+        line (CSV) or sample (``.npz``).
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
@@ -220,9 +342,33 @@ def _class_indices(path: Path, raw: np.ndarray, where) -> tuple[np.ndarray, list
 
 
 def split(X, y, holdout: float, seed: int):
-    """``(X_train, y_train, X_test, y_test)``: ``round(holdout * N)`` samples (at most N - 1)
-    drawn without replacement by ``np.random.default_rng(seed)`` are held out; both parts keep
-    the samples' original order. Not stratified."""
+    """Hold out a seeded random fraction of a data set (not stratified).
+
+    Parameters
+    ----------
+    X : array_like, shape (N, d)
+        Features.
+    y : array_like, shape (N,)
+        Labels.
+    holdout : float
+        Fraction held out, in [0, 1): ``round(holdout * N)`` samples (at most N - 1), drawn
+        without replacement by ``np.random.default_rng(seed)``.
+    seed : int
+        The seed.
+
+    Returns
+    -------
+    X_train : ndarray, shape (N - n_test, d)
+    y_train : ndarray, shape (N - n_test,)
+    X_test : ndarray, shape (n_test, d)
+    y_test : ndarray, shape (n_test,)
+        Both parts keep the samples' original order.
+
+    Raises
+    ------
+    DataError
+        If ``X`` and ``y`` have different numbers of samples, or ``holdout`` is outside [0, 1).
+    """
     X = np.asarray(X)
     y = np.asarray(y)
     n = len(y)
@@ -243,8 +389,22 @@ def split(X, y, holdout: float, seed: int):
 
 
 def standardize(X_train, X_test):
-    """Both sets centred by the training set's column means and divided by its standard
-    deviations; a column constant in the training set is only centred (not scaled)."""
+    """Scale a training and a test set by the training set's statistics.
+
+    Parameters
+    ----------
+    X_train : array_like, shape (N, d)
+        Training features.
+    X_test : array_like, shape (M, d)
+        Test features.
+
+    Returns
+    -------
+    X_train : ndarray of float64, shape (N, d)
+    X_test : ndarray of float64, shape (M, d)
+        Both centred by the training set's column means and divided by its standard
+        deviations; a column constant in the training set is only centred.
+    """
     X_train = np.asarray(X_train, dtype=np.float64)
     X_test = np.asarray(X_test, dtype=np.float64)
     mean = X_train.mean(axis=0)
@@ -260,13 +420,35 @@ def standardize(X_train, X_test):
 
 
 class Minibatches:
-    """Minibatch indices for ``n`` samples: every epoch a fresh permutation, cut into batches
-    of ``batch_size`` (the last one shorter when ``n`` is not a multiple; it is kept).
+    """Minibatch indices for ``n`` samples, reproducible per epoch.
 
-    Epoch ``e``'s permutation comes from ``np.random.default_rng([seed, e])`` alone, not from
-    a generator's running state, so any epoch can be reproduced on its own: a run resumed at
-    epoch 7 sees exactly the batches an uninterrupted run sees there. Each index appears
-    exactly once per epoch."""
+    Every epoch is a fresh permutation, cut into batches of ``batch_size`` (the last one
+    shorter when ``n`` is not a multiple; it is kept). Epoch ``e``'s permutation comes from
+    ``np.random.default_rng([seed, e])`` alone, not from a generator's running state, so any
+    epoch can be reproduced on its own: a run resumed at epoch 7 sees exactly the batches an
+    uninterrupted run sees there. Each index appears exactly once per epoch.
+
+    Parameters
+    ----------
+    n : int
+        Number of samples, >= 1.
+    batch_size : int
+        Samples per batch, >= 1.
+    seed : int
+        Seed, >= 0.
+
+    Attributes
+    ----------
+    n, batch_size, seed : int
+        The arguments.
+    batches_per_epoch : int
+        ``ceil(n / batch_size)``; also ``len(minibatches)``.
+
+    Raises
+    ------
+    ValueError
+        For ``n < 1``, ``batch_size < 1`` or ``seed < 0``.
+    """
 
     def __init__(self, n: int, batch_size: int, seed: int):
         if n < 1 or batch_size < 1:
@@ -277,13 +459,36 @@ class Minibatches:
         self.batches_per_epoch = math.ceil(self.n / self.batch_size)
 
     def permutation(self, epoch: int) -> np.ndarray:
-        """The order of the samples in epoch ``epoch`` (0-based), int64."""
+        """The order of the samples in an epoch.
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch, 0-based (>= 0, else ValueError).
+
+        Returns
+        -------
+        ndarray of int64, shape (n,)
+            A permutation of ``0 .. n - 1``.
+        """
         if epoch < 0:
             raise ValueError(f"epoch must be >= 0, got {epoch}")
         return np.random.default_rng([self.seed, int(epoch)]).permutation(self.n)
 
     def epoch(self, epoch: int) -> list[np.ndarray]:
-        """The index arrays of epoch ``epoch``'s batches, in order."""
+        """The batches of an epoch.
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch, 0-based.
+
+        Returns
+        -------
+        list of ndarray of int64
+            ``batches_per_epoch`` index arrays, in order, each of shape (batch_size,) but the last
+            (which may be shorter).
+        """
         order = self.permutation(epoch)
         return [order[i : i + self.batch_size] for i in range(0, self.n, self.batch_size)]
 

@@ -19,7 +19,31 @@ class DataError(ValueError):
 
 
 def read_csv(path, label: str = "label") -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """A CSV with a header row; ``label`` names the label column, the others are features."""
+    """Read a labelled data set from a CSV file with a header row.
+
+    Parameters
+    ----------
+    path : str or Path
+        The CSV file: a header row naming the columns, then one row of numbers per sample.
+    label : str, optional
+        Name of the label column (default ``"label"``); the other columns are the features.
+
+    Returns
+    -------
+    X : ndarray of float64, shape (m, n)
+        Features, finite.
+    y : ndarray of float64, shape (m,)
+        Labels, each 0.0 or 1.0.
+    names : list of str, length n
+        The feature columns' names, in file order.
+
+    Raises
+    ------
+    DataError
+        For a missing file, a cell that is not a number, a row of another width, no column
+        ``label``, no samples or features, a NaN or infinite feature, or a label other than 0
+        or 1; the message names the file (and the line, column or sample).
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
@@ -34,7 +58,28 @@ def read_csv(path, label: str = "label") -> tuple[np.ndarray, np.ndarray, list[s
 
 
 def read_npz(path) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """An ``.npz`` holding ``X`` (m, n) and ``y`` (m,)."""
+    """Read a labelled data set from an ``.npz`` archive.
+
+    Parameters
+    ----------
+    path : str or Path
+        The archive, holding arrays ``X`` (m, n) and ``y`` (m,).
+
+    Returns
+    -------
+    X : ndarray of float64, shape (m, n)
+        Features, finite.
+    y : ndarray of float64, shape (m,)
+        Labels, each 0.0 or 1.0.
+    names : list of str, length n
+        ``"x1"``, ``"x2"``, ...
+
+    Raises
+    ------
+    DataError
+        For a missing file, missing ``X`` or ``y``, shapes that do not match, no samples or
+        features, a NaN or infinite feature, or a label other than 0 or 1.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
@@ -65,8 +110,34 @@ def _checked(path, X, y, names):
 
 
 def synthetic(samples: int, features: int, separation: float, label_noise: float, seed: int):
-    """Two Gaussian classes ``separation`` apart along a random direction; a fraction
-    ``label_noise`` of the labels flipped. Seeded, so a config always gives the same set."""
+    """Make a seeded synthetic two-class data set.
+
+    Two Gaussian classes (unit variance) ``separation`` apart along a random unit direction,
+    each sample's class drawn with probability 1/2, then a fraction ``label_noise`` of the
+    labels flipped. The same arguments always give the same set.
+
+    Parameters
+    ----------
+    samples : int
+        Number of samples m.
+    features : int
+        Number of features n.
+    separation : float
+        Distance between the class means.
+    label_noise : float
+        Probability that a label is flipped, in [0, 1].
+    seed : int
+        Seed of ``np.random.default_rng``.
+
+    Returns
+    -------
+    X : ndarray of float64, shape (m, n)
+        Features.
+    y : ndarray of float64, shape (m,)
+        Labels, 0.0 or 1.0.
+    names : list of str, length n
+        ``"x1"``, ``"x2"``, ...
+    """
     rng = np.random.default_rng(seed)
     y = (rng.random(samples) < 0.5).astype(float)
     direction = rng.normal(size=features)
@@ -78,8 +149,28 @@ def synthetic(samples: int, features: int, separation: float, label_noise: float
 
 
 def design_matrix(X, *, standardize: bool, intercept: bool):
-    """Features ready for the model: optionally standardised (the mean and scale are returned
-    so that coefficients can be mapped back), with a leading column of ones for an intercept."""
+    """Build the model's design matrix from features.
+
+    Parameters
+    ----------
+    X : ndarray, shape (m, n)
+        Features.
+    standardize : bool
+        Centre each column by its mean and divide by its standard deviation (a constant
+        column is only centred).
+    intercept : bool
+        Prepend a column of ones.
+
+    Returns
+    -------
+    Z : ndarray of float64, shape (m, n) or (m, n + 1)
+        The design matrix, C-contiguous; the column of ones first with ``intercept``.
+    mean : ndarray, shape (n,)
+        The column means subtracted (zeros without ``standardize``).
+    scale : ndarray, shape (n,)
+        The scales divided by (ones without ``standardize``), so that coefficients can be
+        mapped back to the original features.
+    """
     mean = X.mean(axis=0) if standardize else np.zeros(X.shape[1])
     scale = X.std(axis=0) if standardize else np.ones(X.shape[1])
     scale = np.where(scale > 0, scale, 1.0)

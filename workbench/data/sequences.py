@@ -283,13 +283,42 @@ class Vocabulary:
 def read_text(
     path, level: str = "char", min_count: int = 1, vocab: Vocabulary | None = None
 ) -> tuple[np.ndarray, Vocabulary]:
-    """``(ids, vocab)``: the UTF-8 text file at ``path`` as int64 token ids.
+    """Read a UTF-8 text file as token ids.
 
     Line ends are read as ``\\n`` (``\\r\\n`` and ``\\r`` too) and a leading byte-order mark
-    is dropped. Without ``vocab`` the vocabulary is built from this text
-    (:meth:`Vocabulary.build` with ``level`` and ``min_count``); with one (e.g. the training
-    run's) the text is encoded with it, and ``level`` and ``min_count`` are ignored.
-    Raises :class:`DataError` for a missing, unreadable, non-UTF-8 or empty file."""
+    is dropped.
+
+    Parameters
+    ----------
+    path : str or Path
+        The text file.
+    level : {"char", "word"}, optional
+        Characters (default) or words (whitespace-separated, every newline an ``<eos>``
+        token). Ignored when ``vocab`` is given.
+    min_count : int, optional
+        Symbols seen fewer times are mapped to the unknown symbol (default 1). Ignored when
+        ``vocab`` is given.
+    vocab : Vocabulary, optional
+        Encode with this vocabulary (e.g. the training run's) instead of building one from the
+        text (:meth:`Vocabulary.build`).
+
+    Returns
+    -------
+    ids : ndarray of int64, shape (T,)
+        The token ids, T >= 1.
+    vocab : Vocabulary
+        The vocabulary used.
+
+    Raises
+    ------
+    DataError
+        For a missing, unreadable, non-UTF-8 or empty file, or symbols ``vocab`` cannot encode
+        (it has no unknown symbol).
+    ValueError
+        For a bad ``level`` or ``min_count``.
+    TypeError
+        If ``vocab`` is not a Vocabulary.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
@@ -321,9 +350,27 @@ def read_text(
 
 
 def split_ids(ids, valid_fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    """``(train, valid)``: the last ``round(valid_fraction * len(ids))`` ids are the
-    validation part, the rest before them the training part (views, not copies).
-    ``valid_fraction`` is in [0, 1); the training part must not be empty."""
+    """Split token ids into a training part and a validation part.
+
+    Parameters
+    ----------
+    ids : array_like, shape (T,)
+        Token ids.
+    valid_fraction : float
+        In [0, 1): the last ``round(valid_fraction * T)`` ids are the validation part.
+
+    Returns
+    -------
+    train : ndarray, shape (T - n_valid,)
+        The ids before the validation part (a view); never empty.
+    valid : ndarray, shape (n_valid,)
+        The last ids (a view).
+
+    Raises
+    ------
+    ValueError
+        For ids that are not 1-D, ``valid_fraction`` outside [0, 1), or no training ids left.
+    """
     ids = np.asarray(ids)
     if ids.ndim != 1:
         raise ValueError(f"ids must be 1-D, got shape {ids.shape}")
@@ -341,13 +388,35 @@ def split_ids(ids, valid_fraction: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def corpora() -> list[str]:
-    """The names of the texts shipped with the package (file names in ``texts/``)."""
+    """The names of the texts shipped with the package.
+
+    Returns
+    -------
+    list of str
+        File names in ``texts/`` ending in ``.txt``, sorted.
+    """
     folder = resources.files(__package__).joinpath("texts")
     return sorted(p.name for p in folder.iterdir() if p.name.endswith(".txt"))
 
 
 def corpus_path(name: str = "alice") -> Path:
-    """The path of a shipped text by name, with or without ``.txt`` (``"alice"``)."""
+    """The path of a text shipped with the package.
+
+    Parameters
+    ----------
+    name : str, optional
+        The text's name, with or without ``.txt`` (default ``"alice"``).
+
+    Returns
+    -------
+    Path
+        The file's path.
+
+    Raises
+    ------
+    DataError
+        If no shipped text has that name (the message lists the available ones).
+    """
     file = name if name.endswith(".txt") else f"{name}.txt"
     entry = resources.files(__package__).joinpath("texts", file)
     if "/" in file or "\\" in file or not entry.is_file():
@@ -361,11 +430,28 @@ def corpus_path(name: str = "alice") -> Path:
 class PTBProducer:
     """The windows of TensorFlow's PTB reader over ``data`` (see :func:`ptb_producer`).
 
-    Attributes: ``rows`` (``batch_size`` x ``batch_len``, a read-only view of ``data``),
-    ``batch_size``, ``num_steps``, ``batch_len``, ``epoch_size`` (the number of windows).
-    ``producer[i]`` is window ``i`` as ``(x, y)``, both (batch_size, num_steps) read-only
-    views of ``rows``; negative ``i`` counts from the end; iteration yields the windows in
-    order."""
+    ``producer[i]`` is window ``i`` as ``(x, y)``, both (batch_size, num_steps) read-only views
+    of ``rows``; negative ``i`` counts from the end; iteration yields the windows in order and
+    ``len(producer)`` is ``epoch_size``.
+
+    Parameters
+    ----------
+    data : array_like of int, shape (T,)
+        Token ids.
+    batch_size, num_steps : int
+        Positive integers.
+
+    Attributes
+    ----------
+    rows : ndarray, shape (batch_size, batch_len)
+        A read-only view of ``data``.
+    batch_size, num_steps : int
+        The arguments.
+    batch_len : int
+        ``T // batch_size``.
+    epoch_size : int
+        The number of windows, ``(batch_len - 1) // num_steps``.
+    """
 
     def __init__(self, data, batch_size, num_steps):
         batch_size = _positive_int("batch_size", batch_size)
@@ -428,9 +514,45 @@ def ptb_producer(data, batch_size: int, num_steps: int) -> PTBProducer:
     dropped). Window ``i`` (``0 <= i < epoch_size = (batch_len - 1) // num_steps``) is
     ``x = rows[:, i*num_steps:(i+1)*num_steps]`` and ``y`` the same window one token to the
     right, so ``y[:, t]`` is the token after ``x[:, t]``, and row ``b`` of window ``i + 1``
-    continues row ``b`` of window ``i`` (carry the model's state across windows). The
-    windows are views of ``data`` (which should not change while they are in use).
+    continues row ``b`` of window ``i`` (carry the model's state across windows).
 
-    ``ValueError`` for data that is not 1-D integer ids, for ``batch_size`` or ``num_steps``
-    that are not positive integers, and when ``epoch_size`` would be 0."""
+    Parameters
+    ----------
+    data : array_like of int, shape (T,)
+        Token ids (e.g. from :func:`read_text`).
+    batch_size : int
+        Number of rows, a positive integer.
+    num_steps : int
+        Window length in tokens, a positive integer.
+
+    Returns
+    -------
+    PTBProducer
+        A sequence of ``epoch_size`` windows: ``producer[i]`` is ``(x, y)``, both ndarrays of
+        shape (batch_size, num_steps), read-only views of ``data`` (which should not change
+        while they are in use); it also has the attributes ``rows`` (batch_size, batch_len),
+        ``batch_len`` and ``epoch_size``.
+
+    Raises
+    ------
+    ValueError
+        For data that is not 1-D integer ids, ``batch_size`` or ``num_steps`` that are not
+        positive integers, and when ``epoch_size`` would be 0
+        (``len(data) // batch_size < num_steps + 1``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from workbench.data import ptb_producer
+    >>> producer = ptb_producer(np.arange(20), batch_size=2, num_steps=3)
+    >>> len(producer)
+    3
+    >>> x, y = producer[0]
+    >>> x
+    array([[ 0,  1,  2],
+           [10, 11, 12]])
+    >>> y
+    array([[ 1,  2,  3],
+           [11, 12, 13]])
+    """
     return PTBProducer(data, batch_size, num_steps)

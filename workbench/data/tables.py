@@ -33,10 +33,32 @@ __all__ = ["TableError", "read_table"]
 
 
 def read_table(path, *, time: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Read a tabulated signal; return ``t`` (N,) and ``values`` (C, N) as float64 arrays.
+    """Read a tabulated signal (a time grid and C channels) from a file.
 
-    ``time=(t_start, t_stop)`` says the file holds only the table, sampled at N equally spaced
-    times from t_start to t_stop inclusive.
+    Parameters
+    ----------
+    path : str or Path
+        A ``.csv``, ``.npy`` or ``.npz`` file, in one of the layouts the module docstring
+        describes (chosen by the suffix, case-insensitive).
+    time : tuple of float, optional
+        ``(t_start, t_stop)``, finite with ``t_stop > t_start``: the file holds only the table,
+        sampled at N equally spaced times from ``t_start`` to ``t_stop`` inclusive. An ``.npz``
+        with its own ``t`` must not be given one.
+
+    Returns
+    -------
+    t : ndarray of float64, shape (N,)
+        The time grid, strictly increasing, N >= 2.
+    values : ndarray of float64, shape (C, N)
+        The channels, finite.
+
+    Raises
+    ------
+    TableError
+        For a missing file, an unsupported suffix, an unreadable file or one whose content does
+        not match its suffix, a bad ``time``, or a grid or table that
+        :func:`workbench.interpolate.validate_table` rejects; the message names the file (and
+        the line and column for CSV).
     """
     path = Path(path)
     if not path.is_file():

@@ -22,10 +22,30 @@ CHANNELS = 2
 
 
 def read_torque(path, time=None, base_dir=None) -> tuple[np.ndarray, np.ndarray]:
-    """A torque file (see :func:`workbench.data.tables.read_table` for its layouts and ``time``)
-    as ``t`` (N,) and ``values`` (2, N). A relative ``path`` that does not exist is looked up
-    under ``base_dir`` (the config's folder). Raises :class:`TableError` for a file that cannot
-    be read as a table and for a table without exactly 2 channels."""
+    """Read the arm's joint torques from a table file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file, in a layout :func:`workbench.data.tables.read_table` reads. A relative path
+        that does not exist is looked up under ``base_dir``.
+    time : tuple of float, optional
+        ``(t_start, t_stop)`` for a file that holds only the table (see ``read_table``).
+    base_dir : str or Path, optional
+        Folder for relative paths (the config's folder).
+
+    Returns
+    -------
+    t : ndarray of float64, shape (N,)
+        The time grid.
+    values : ndarray of float64, shape (2, N)
+        The two joints' torques in N m.
+
+    Raises
+    ------
+    TableError
+        For a file that cannot be read as a table, or a table without exactly 2 channels.
+    """
     path = Path(path)
     if not path.is_absolute() and base_dir is not None and not path.exists():
         path = Path(base_dir) / path
@@ -36,27 +56,99 @@ def read_torque(path, time=None, base_dir=None) -> tuple[np.ndarray, np.ndarray]
 
 
 def zero(t: np.ndarray) -> np.ndarray:
+    """No torque.
+
+    Parameters
+    ----------
+    t : ndarray, shape (N,)
+        The time grid.
+
+    Returns
+    -------
+    ndarray of float64, shape (2, N)
+        Zeros.
+    """
     return np.zeros((2, t.size))
 
 
 def constant(t: np.ndarray, value) -> np.ndarray:
+    """A constant torque per joint.
+
+    Parameters
+    ----------
+    t : ndarray, shape (N,)
+        The time grid.
+    value : array_like, shape (2,)
+        Each joint's torque.
+
+    Returns
+    -------
+    ndarray of float64, shape (2, N)
+        ``value[k]`` in every column of row k.
+    """
     return np.asarray(value)[:, None] * np.ones((2, t.size))
 
 
 def sines(t: np.ndarray, amplitudes, frequencies, phases, offsets) -> np.ndarray:
-    """``offsets + amplitudes * sin(2 pi frequencies t + phases)``, frequencies in Hz."""
+    """Sinusoidal torques, ``offsets + amplitudes * sin(2 pi frequencies t + phases)``.
+
+    Parameters
+    ----------
+    t : ndarray, shape (N,)
+        The time grid.
+    amplitudes, frequencies, phases, offsets : array_like, shape (2,)
+        Per joint: amplitude, frequency in Hz, phase in radians, offset.
+
+    Returns
+    -------
+    ndarray of float64, shape (2, N)
+        The torques on the grid.
+    """
     a, f, ph, off = (np.asarray(v)[:, None] for v in (amplitudes, frequencies, phases, offsets))
     return off + a * np.sin(2 * np.pi * f * t + ph)
 
 
 def step(t: np.ndarray, time: float, before, after) -> np.ndarray:
-    """``before`` until ``time``, ``after`` from ``time`` on."""
+    """A step: ``before`` until ``time``, ``after`` from ``time`` on.
+
+    Parameters
+    ----------
+    t : ndarray, shape (N,)
+        The time grid.
+    time : float
+        Time of the step.
+    before, after : array_like, shape (2,)
+        Per joint, the torque before and from the step.
+
+    Returns
+    -------
+    ndarray of float64, shape (2, N)
+        The torques on the grid.
+    """
     col = np.ones((2, 1))
     return np.where(t < time, np.asarray(before)[:, None] * col, np.asarray(after)[:, None] * col)
 
 
 def chirp(t: np.ndarray, amplitudes, f0: float, f1: float, t_lo: float, t_hi: float) -> np.ndarray:
-    """Linear chirp: the frequency sweeps from ``f0`` Hz at ``t_lo`` to ``f1`` Hz at ``t_hi``."""
+    """Linear chirp: the frequency sweeps from ``f0`` Hz at ``t_lo`` to ``f1`` Hz at ``t_hi``.
+
+    Parameters
+    ----------
+    t : ndarray, shape (N,)
+        The time grid.
+    amplitudes : array_like, shape (2,)
+        Per joint amplitude.
+    f0, f1 : float
+        Frequencies in Hz at ``t_lo`` and ``t_hi``.
+    t_lo, t_hi : float
+        The sweep's start and end, ``t_hi > t_lo``.
+
+    Returns
+    -------
+    ndarray of float64, shape (2, N)
+        ``amplitudes * sin(2 pi (f0 s + (f1 - f0) s**2 / (2 (t_hi - t_lo))))``, with
+        ``s = t - t_lo``.
+    """
     span = t_hi - t_lo
     s = t - t_lo
     phase = 2 * np.pi * (f0 * s + (f1 - f0) * s**2 / (2 * span))
@@ -64,14 +156,36 @@ def chirp(t: np.ndarray, amplitudes, f0: float, f1: float, t_lo: float, t_hi: fl
 
 
 def torque_table(spec, t_span, base_dir=None) -> tuple[np.ndarray, np.ndarray]:
-    """The torque ``spec`` describes, as ``t`` (N,) and ``values`` (2, N).
+    """Build the torque table a config's ``torque`` section describes.
 
-    ``spec`` is a config's ``torque`` section (any object with these attributes): ``kind`` is
-    "file" (``path``, ``time``; read by :func:`read_torque`, which may raise
-    :class:`TableError`), "table" (``t``, ``values``, returned as float64 arrays, checked when
-    packed) or a generator ("zero", "constant", "sines", "step", "chirp", with that function's
-    parameters), sampled at ``samples`` equally spaced times over [``t_start``, ``t_stop``]
-    (either, when None, taken from ``t_span``; the two may come in either order).
+    Parameters
+    ----------
+    spec : object
+        The ``torque`` section (any object with these attributes). ``kind`` is ``"file"``
+        (``path``, ``time``: read by :func:`read_torque`), ``"table"`` (``t``, ``values``) or a
+        generator, ``"zero"``, ``"constant"``, ``"sines"``, ``"step"`` or ``"chirp"`` (with that
+        function's parameters), sampled at ``samples`` equally spaced times over
+        [``t_start``, ``t_stop``].
+    t_span : tuple of float
+        The simulation's ``(t0, t1)``: supplies ``t_start``/``t_stop`` when either is None. The
+        two ends may come in either order.
+    base_dir : str or Path, optional
+        Folder for a relative ``path`` (the config's folder).
+
+    Returns
+    -------
+    t : ndarray of float64, shape (N,)
+        The time grid.
+    values : ndarray of float64, shape (2, N)
+        The torques. A ``"table"`` spec's arrays are returned as float64 unchecked (they are
+        checked when packed).
+
+    Raises
+    ------
+    TableError
+        For a file that cannot be read as a 2-channel table.
+    ValueError
+        For an unknown ``kind``.
     """
     if spec.kind == "file":
         return read_torque(spec.path, time=spec.time, base_dir=base_dir)

@@ -6,7 +6,7 @@ callbacks (as a ``double*``) without any structured types. Layout (all slots are
 and offsets are stored as exactly representable integers)::
 
     [0]  MAGIC (31409.0)     marks the array as a packed table
-    [1]  VERSION (1.0)
+    [1]  VERSION (2.0)
     [2]  kind                0 = linear, 1 = cubic
     [3]  C                   number of channels
     [4]  N                   number of grid points (N >= 2)
@@ -61,7 +61,30 @@ class TableError(ValueError):
 
 
 def validate_table(t, values) -> tuple[np.ndarray, np.ndarray]:
-    """Check a grid ``t`` (N,) and table ``values`` (C, N); return them as float64 arrays."""
+    """Check a time grid and a table of channels, as :func:`pack_table` requires them.
+
+    Parameters
+    ----------
+    t : array_like, shape (N,)
+        Time grid: finite, strictly increasing, N >= 2 points, with a span that does not
+        overflow float64.
+    values : array_like, shape (C, N)
+        Table: C >= 1 channels (rows), one finite sample per grid point.
+
+    Returns
+    -------
+    t : ndarray of float64, shape (N,)
+        The grid, C-contiguous.
+    values : ndarray of float64, shape (C, N)
+        The table, C-contiguous.
+
+    Raises
+    ------
+    TableError
+        If either is not real numbers, or breaks a rule above; the message names the first
+        offending index (and suggests ``values.T`` for a transposed table, ``values[None, :]``
+        for a 1-D one).
+    """
     try:
         t = np.ascontiguousarray(t, dtype=np.float64)
         values = np.ascontiguousarray(values, dtype=np.float64)
@@ -121,10 +144,38 @@ def _is_uniform(t: np.ndarray, dt: float) -> bool:
 
 
 def pack_table(t, values, kind: str = "linear") -> np.ndarray:
-    """Pack grid ``t`` (N,) and table ``values`` (C, N) into one flat float64 array.
+    """Pack a time grid and a table of channels into one flat float64 array.
 
-    ``kind`` is "linear" (agrees with np.interp) or "cubic" (not-a-knot spline, agrees with
-    scipy.interpolate.CubicSpline). Raises :class:`TableError` on bad input.
+    Parameters
+    ----------
+    t : array_like, shape (N,)
+        Time grid, finite and strictly increasing, N >= 2 (see :func:`validate_table`).
+    values : array_like, shape (C, N)
+        Table of C >= 1 channels, finite.
+    kind : {"linear", "cubic"}, optional
+        ``"linear"`` (default) interpolates as ``np.interp``; ``"cubic"`` stores a
+        not-a-knot cubic spline, as ``scipy.interpolate.CubicSpline``.
+
+    Returns
+    -------
+    packed : ndarray of float64, shape (12 + N + C * (2N - 1),) or (12 + N + 4C(N - 1),)
+        The packed table (linear or cubic), laid out as the module docstring describes.
+
+    Raises
+    ------
+    TableError
+        For an unknown ``kind``, an invalid grid or table (:func:`validate_table`), or cubic
+        coefficients that overflow float64.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from workbench.interpolate import pack_table, evaluate
+    >>> t = np.linspace(0.0, 1.0, 5)
+    >>> packed = pack_table(t, np.vstack([t, 2 * t]))
+    >>> evaluate(packed, [0.5, 2.0])
+    array([[0.5, 1. ],
+           [1. , 2. ]])
     """
     if kind not in _KINDS:
         raise TableError(f"unknown interpolation kind {kind!r}; accepted: 'linear', 'cubic'")
@@ -175,13 +226,45 @@ def _check_packed(packed) -> np.ndarray:
 
 
 def table_range(packed: np.ndarray) -> tuple[float, float]:
-    """First and last grid time of a packed table."""
+    """First and last grid time of a packed table.
+
+    Parameters
+    ----------
+    packed : ndarray of float64, shape (L,)
+        A table built by :func:`pack_table`.
+
+    Returns
+    -------
+    t0, t_last : float
+        The first and last grid points.
+
+    Raises
+    ------
+    TableError
+        If ``packed`` is not a packed table.
+    """
     packed = _check_packed(packed)
     return float(packed[H_T0]), float(packed[H_TLAST])
 
 
 def table_channels(packed: np.ndarray) -> int:
-    """Number of channels C of a packed table."""
+    """Number of channels of a packed table.
+
+    Parameters
+    ----------
+    packed : ndarray of float64, shape (L,)
+        A table built by :func:`pack_table`.
+
+    Returns
+    -------
+    int
+        The number of channels C.
+
+    Raises
+    ------
+    TableError
+        If ``packed`` is not a packed table.
+    """
     return int(_check_packed(packed)[H_C])
 
 
@@ -269,23 +352,74 @@ def _eval_channels(packed, t, k0, k1, out, at):
 
 @numba.njit(cache=True, _nrt=False, error_model="numpy")
 def table_eval(packed, t, out):
-    """Write the C channel values at time ``t`` into ``out[:C]``; ends are held outside the grid.
+    """Write the C channel values at time ``t`` into ``out[:C]``; compiled, for njit code.
 
-    No allocation, exceptions or numpy calls: usable from njit code and CUDA device code. A NaN
-    time gives NaN values (as np.interp does). ``out`` must hold at least C values.
+    Parameters
+    ----------
+    packed : ndarray of float64, shape (L,)
+        A table built by :func:`pack_table` (not checked here: check it once with
+        :func:`table_channels` or :func:`table_range` outside the compiled code).
+    t : float
+        Time. Outside the grid the end values are held; a NaN time gives NaN values (as
+        ``np.interp`` does).
+    out : ndarray of float64, shape (>= C,)
+        Receives the values in ``out[:C]``.
+
+    Returns
+    -------
+    None
+        The values are written into ``out``.
+
+    Notes
+    -----
+    No allocation, exceptions or numpy calls: usable from ``@njit`` code and CUDA device
+    code. A uniform grid finds the piece in O(1), any other by bisection; linear tables give
+    ``np.interp``'s results exactly, cubic ones ``CubicSpline``'s to rounding.
     """
     _eval_channels(packed, t, 0, int(packed[H_C]), out, 0)
 
 
 @numba.njit(cache=True, _nrt=False, error_model="numpy")
 def table_eval_into(packed, t, out, at):
-    """Like :func:`table_eval`, writing into ``out[at:at + C]`` (no slice view needed)."""
+    """Like :func:`table_eval`, writing into ``out[at:at + C]`` (no slice view needed).
+
+    Parameters
+    ----------
+    packed : ndarray of float64, shape (L,)
+        A table built by :func:`pack_table` (not checked).
+    t : float
+        Time; end values are held outside the grid, NaN gives NaN.
+    out : ndarray of float64, shape (>= at + C,)
+        Receives the values in ``out[at:at + C]``.
+    at : int
+        Offset of the first channel in ``out``.
+
+    Returns
+    -------
+    None
+        The values are written into ``out``.
+    """
     _eval_channels(packed, t, 0, int(packed[H_C]), out, at)
 
 
 @numba.njit(cache=True, _nrt=False, error_model="numpy")
 def table_eval_scalar(packed, t, channel):
-    """Value of one channel at time ``t`` (ends held outside the grid); no allocation."""
+    """Value of one channel at time ``t``; compiled, no allocation.
+
+    Parameters
+    ----------
+    packed : ndarray of float64, shape (L,)
+        A table built by :func:`pack_table` (not checked).
+    t : float
+        Time; end values are held outside the grid, NaN gives NaN.
+    channel : int
+        Channel index, ``0 <= channel < C`` (not checked).
+
+    Returns
+    -------
+    float
+        The channel's value at ``t``.
+    """
     return _eval_channels(packed, t, channel, channel + 1, None, 0)
 
 
@@ -299,7 +433,25 @@ def _evaluate(packed, times, out):
 
 
 def evaluate(packed: np.ndarray, times) -> np.ndarray:
-    """Values (C, len(times)) of a packed table at ``times``; for references and plots."""
+    """Evaluate a packed table at many times, from Python (for references and plots).
+
+    Parameters
+    ----------
+    packed : ndarray of float64, shape (L,)
+        A table built by :func:`pack_table`.
+    times : array_like, shape (M,)
+        Times (any shape is flattened); end values are held outside the grid, NaN gives NaN.
+
+    Returns
+    -------
+    ndarray of float64, shape (C, M)
+        Channel k at ``times[i]`` in ``[k, i]``.
+
+    Raises
+    ------
+    TableError
+        If ``packed`` is not a packed table.
+    """
     packed = _check_packed(packed)
     times = np.ascontiguousarray(times, dtype=np.float64).reshape(-1)
     out = np.empty((int(packed[H_C]), times.shape[0]))

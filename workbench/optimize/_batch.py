@@ -194,33 +194,103 @@ def minimize_bfgs_batch(
 ) -> BatchOptimizeResult:
     """Minimise m independent problems with BFGS, each exactly as :func:`minimize_bfgs` would.
 
-    ``x0s`` is (m, n). ``member_args`` is a tuple of arrays whose first axis is m; member i is
-    called with row i of each, then the shared ``args``. With ``jac="inplace"`` (the default,
-    and the form every target accepts) ``fun(x, g, *member_i, *args)`` returns the value and
-    writes the gradient into ``g``: the fit is ``minimize_bfgs`` with ``jac=True`` on a function
-    returning the same numbers as ``(value, gradient)``. With ``jac=None`` (or
-    ``"2-point"``/``"3-point"``) ``fun(x, *member_i, *args)`` returns the value and the gradient
-    is taken by finite differences as in scipy (``eps``, ``finite_diff_rel_step``). On the CPU
-    targets ``jac`` may also be ``True`` or a callable, as in ``minimize_bfgs``.
-    ``member_data`` (an (m, k) array) is shorthand for ``member_args=(member_data,)``.
+    Parameters
+    ----------
+    fun : callable or CompiledObjective
+        The objective, run compiled (a plain Python function is compiled here; one Numba
+        cannot compile raises ValueError: the batch has no plain-Python path). Its form
+        depends on ``jac``: with ``jac="inplace"`` ``fun(x, g, *member_i, *args) -> float`` returns
+        the value and writes the gradient into ``g`` (shape (n,)); otherwise
+        ``fun(x, *member_i, *args)`` as in :func:`minimize_bfgs`. ``member_i`` is row i of
+        each array of ``member_args``. A :class:`CompiledObjective` takes
+        ``member_args=(P,)`` (member i gets ``p = P[i]``) and ``args=(data,)`` (the shared
+        ``data``), and its CPU kernels load from Numba's cache.
+    x0s : array_like, shape (m, n)
+        One finite starting point per row.
+    args : tuple, optional
+        Extra arguments shared by all members (e.g. the data, stored once), passed after the
+        member's own. A value that is not a tuple is one argument.
+    member_args : tuple of array_like, optional
+        Per-member arguments: arrays whose first axis has length m (e.g. each resample's
+        sample weights or row indices); member i is called with row i of each. A single
+        array stands for the one-tuple of itself.
+    member_data : array_like, shape (m, k) or (m,), optional
+        Shorthand for ``member_args=(member_data,)`` (a 1-D array is taken as (m, 1)). Give
+        ``member_args`` or ``member_data``, not both.
+    jac : {"inplace", None, '2-point', '3-point', True, callable}, optional
+        ``"inplace"`` (default, the form every target accepts): ``fun`` writes the gradient
+        into ``g``, and the fit is ``minimize_bfgs`` with ``jac=True`` on a function returning
+        the same numbers as ``(value, gradient)``. ``None``/``'2-point'``/``'3-point'``:
+        finite differences as in scipy (``eps``, ``finite_diff_rel_step``). ``True`` or a
+        callable, as in :func:`minimize_bfgs`: CPU targets only. A CompiledObjective takes
+        ``"inplace"``, None or True (it computes its own gradient).
+    target : {"auto", "cpu", "parallel", "cuda"}, optional
+        ``"cpu"`` loops over members; ``"parallel"`` spreads them over cores (``prange``);
+        ``"cuda"`` runs one member per GPU thread (n <= 32); ``"auto"`` (default) picks
+        one (:func:`workbench.targets.choose_target`).
+    gtol : float, optional
+        Stop a member when the ``norm``-norm of its gradient is at most ``gtol`` (default
+        1e-5).
+    norm : float, optional
+        Order of the gradient norm (default ``np.inf``).
+    maxiter : int, optional
+        Maximum iterations per member (default ``200 * n``; must be >= 0).
+    eps : float or array_like, shape (n,), optional
+        Absolute finite-difference step for ``jac=None`` (default about 1.49e-8).
+    finite_diff_rel_step : float or array_like, shape (n,), optional
+        Relative finite-difference step for ``'2-point'``/``'3-point'`` (scipy's default
+        when None).
+    xrtol : float, optional
+        Stop when a step is at most ``xrtol * (xrtol + |x|)`` (default 0).
+    c1, c2 : float, optional
+        The Wolfe conditions' constants, ``0 < c1 < c2 < 1`` (defaults 1e-4, 0.9).
+    hess_inv0 : array_like, shape (n, n), optional
+        Initial inverse Hessian shared by all members, symmetric positive definite (default
+        the identity).
+    chunk_size : int, optional
+        Members a core takes at a time (``parallel``, dynamic scheduling) or per launch
+        (``cuda``); chosen from m and the thread count when None.
+    progress : callable, optional
+        ``progress(done, total)``, called about ten times a second while the fits run (CPU
+        targets; per launch on ``cuda``).
 
-    ``fun`` may be a :class:`CompiledObjective`: then ``member_args=(P,)`` gives member i
-    ``p = P[i]`` and ``args=(data,)`` the shared ``data``, and the CPU kernels load from
-    Numba's cache.
+    Returns
+    -------
+    BatchOptimizeResult
+        One row per member, with scipy's meanings:
 
-    ``target``: ``cpu`` loops, ``parallel`` spreads members over cores (``prange``), ``cuda``
-    runs one member per GPU thread (n <= 32), ``auto`` picks
-    (:func:`workbench.targets.choose_target`). On ``cpu`` and ``parallel`` every member's
-    numbers equal the single fit's bit for bit; on ``cuda`` they agree to rounding (the GPU's
-    ``exp``/``log``/``pow`` may differ from the CPU's in the last bit). On the CPU the kernel
-    runs with the GIL released while this thread waits: ``progress(done, total)`` is called
-    about ten times a second, and Ctrl-C stops every member within an iteration.
-    ``chunk_size`` is the members a core takes at a time (``parallel``, dynamic scheduling) or
-    per launch (``cuda``). The other options are :func:`minimize_bfgs`'s, shared by all members.
+        x : ndarray, shape (m, n)
+            The solutions.
+        fun : ndarray, shape (m,)
+            The objective's value at each solution.
+        nit, nfev, njev : ndarray of int64, shape (m,)
+            Iterations, objective and gradient evaluations, counted as scipy counts them.
+        status : ndarray of int64, shape (m,)
+            scipy's status codes (0 success); ``success`` is ``status == 0`` and
+            ``message(i)`` gives member i's message.
+        target : str
+            Where the fits ran (``"cpu"``, ``"parallel"`` or ``"cuda"``).
 
-    Returns a :class:`BatchOptimizeResult`: x (m, n), and fun, nit, nfev, njev, status (m,).
-    Raises ValueError for ``x0s`` that is not a finite (m, n) array, ``member_args`` without m
-    rows, or a function whose value or gradient has the wrong shape (checked on member 0).
+    Raises
+    ------
+    ValueError
+        For ``x0s`` that is not a finite, non-empty (m, n) array, ``member_args`` without m
+        rows, both ``member_args`` and ``member_data``, invalid ``c1``/``c2``/``hess_inv0``/
+        ``maxiter``, a ``jac`` the target does not take, or a function whose value or
+        gradient has the wrong shape (checked on member 0).
+
+    See Also
+    --------
+    minimize_bfgs : one fit.
+
+    Notes
+    -----
+    On ``cpu`` and ``parallel`` every member's numbers equal the single fit's bit for bit; on
+    ``cuda`` they agree to rounding (the GPU's ``exp``/``log``/``pow`` may differ from the
+    CPU's in the last bit). On the CPU the kernel runs with the GIL released while the calling
+    thread waits, and Ctrl-C stops every member within an iteration. The options other than
+    ``member_args``, ``member_data``, ``target``, ``chunk_size`` and ``progress`` are
+    :func:`minimize_bfgs`'s, shared by all members.
     """
     from ..targets import choose_target
 

@@ -589,12 +589,127 @@ def fmin_bfgs(
 
 
 def minimize(fun, x0, args=(), method="BFGS", jac=None, options=None, *, tol=None, callback=None):
-    """``scipy.optimize.minimize`` for the methods workbench compiles (BFGS).
+    """Minimise a scalar function of one or more variables: ``scipy.optimize.minimize`` for
+    the methods workbench compiles (BFGS only).
 
-    ``options`` takes scipy's BFGS option names (:data:`BFGS_OPTIONS`: ``gtol``, ``norm``,
-    ``maxiter``, ``eps``, ``finite_diff_rel_step``, ``xrtol``, ``c1``, ``c2``, ``hess_inv0``,
-    ``return_all``, ``disp``); ``tol`` sets ``gtol`` unless ``options`` does. Returns an
-    :class:`OptimizeResult`; see :func:`minimize_bfgs`.
+    Parameters
+    ----------
+    fun : callable or CompiledObjective
+        The objective, ``fun(x, *args) -> float`` with ``x`` an ndarray of shape (n,): an
+        ``@njit`` function, a plain Python function (compiled here once if Numba can; else run
+        as Python with a :class:`PythonFallbackWarning`), a bound method, or a
+        :class:`CompiledObjective` (which computes its own gradient; ``args=(p, data)``).
+    x0 : array_like, shape (n,)
+        Initial guess: a 1-D, non-empty, finite array of real numbers.
+    args : tuple, optional
+        Extra arguments passed to ``fun`` and ``jac``. A value that is not a tuple is taken
+        as one argument.
+    method : str, optional
+        ``"BFGS"`` (the default; case-insensitive). Any other method raises ValueError.
+    jac : {callable, True, None, '2-point', '3-point'}, optional
+        How the gradient is obtained:
+
+        * callable: ``jac(x, *args) -> ndarray, shape (n,)``;
+        * ``True``: ``fun`` returns ``(f, g)``, the value and the gradient (n,);
+        * ``None`` (default; ``False`` is taken as None): forward differences with the
+          absolute step ``options["eps"]``;
+        * ``'2-point'`` / ``'3-point'``: forward / central differences with relative steps
+          ``options["finite_diff_rel_step"]`` (``eps`` is then ignored).
+    options : dict, optional
+        BFGS options (:data:`BFGS_OPTIONS`); unknown names raise ValueError.
+
+        gtol : float
+            Stop when the ``norm``-norm of the gradient is at most ``gtol``
+            (default 1e-5).
+        norm : float
+            Order of the gradient norm (default ``np.inf``).
+        maxiter : int
+            Maximum number of iterations (default ``200 * n``; must be >= 0).
+        eps : float or array_like, shape (n,)
+            Absolute finite-difference step for ``jac=None`` (default
+            ``sqrt(machine epsilon)``, about 1.49e-8).
+        finite_diff_rel_step : float or array_like, shape (n,), optional
+            Relative step for ``jac='2-point'``/``'3-point'`` (and for ``jac=None`` when
+            ``eps`` is None); None selects scipy's default.
+        xrtol : float
+            Relative tolerance on x: stop when a step is at most ``xrtol * (xrtol + |x|)``
+            (default 0).
+        c1, c2 : float
+            Armijo and curvature constants of the Wolfe line search, ``0 < c1 < c2 < 1``
+            (defaults 1e-4 and 0.9).
+        hess_inv0 : array_like, shape (n, n), optional
+            Initial inverse Hessian, symmetric positive definite (default the identity).
+        return_all : bool
+            Also return every iterate as ``allvecs`` (default False).
+        disp : bool
+            Print scipy's convergence summary (default False); a failure is then also
+            reported as an :class:`OptimizeWarning`.
+    tol : float, optional
+        Sets ``gtol`` unless ``options`` gives it.
+    callback : callable, optional
+        Called after each iteration, in either of scipy's forms:
+
+        * ``callback(intermediate_result)`` when its only parameter is named
+          ``intermediate_result``: it receives an :class:`OptimizeResult` with ``x`` (n,)
+          and ``fun``;
+        * ``callback(xk)`` otherwise, with a copy of the current iterate (n,).
+
+        Raising ``StopIteration`` ends the minimisation: the result has ``status`` 99,
+        ``success`` False and the message "`callback` raised `StopIteration`.".
+
+    Returns
+    -------
+    res : OptimizeResult
+        With attributes
+
+        x : ndarray, shape (n,)
+            The solution.
+        fun : float
+            The objective's value at ``x``.
+        jac : ndarray, shape (n,)
+            The gradient at ``x``.
+        hess_inv : ndarray, shape (n, n)
+            The BFGS approximation of the inverse Hessian.
+        nit, nfev, njev : int
+            Iterations, objective and gradient evaluations (counted as scipy counts them).
+        status : int
+            0 success, 1 iteration limit, 2 precision loss, 3 NaN, 99 stopped by the callback
+            (:data:`STATUS_MESSAGES`).
+        success : bool
+            ``status == 0``.
+        message : str
+            scipy's message for ``status``.
+        allvecs : list of ndarray, shape (n,)
+            Every iterate, ``x0`` first; only with ``return_all``.
+
+    Raises
+    ------
+    ValueError
+        For a method other than BFGS, an unknown option, and the errors of
+        :func:`minimize_bfgs` (raised before the first iteration).
+
+    See Also
+    --------
+    minimize_bfgs : the same minimisation with the options as keyword arguments.
+    minimize_bfgs_batch : many independent fits at once.
+
+    Notes
+    -----
+    Given the same functions, the iterates, evaluation counts, status and message are
+    scipy's; ``x`` agrees with scipy's to rounding. scipy's ``workers`` option is not
+    supported.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from workbench.optimize import minimize
+    >>> def fun(x):  # value and gradient, for jac=True
+    ...     return np.sum((x - 1.0) ** 2), 2.0 * (x - 1.0)
+    >>> res = minimize(fun, np.zeros(3), jac=True)
+    >>> res.success, res.message
+    (True, 'Optimization terminated successfully.')
+    >>> res.x
+    array([1., 1., 1.])
     """
     if not isinstance(method, str) or method.lower() != "bfgs":
         raise ValueError(f"method {method!r} is not available; accepted: 'BFGS'.")

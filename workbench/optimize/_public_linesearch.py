@@ -96,14 +96,69 @@ def line_search(
     amax=None,
     maxiter=10,
 ):
-    """``scipy.optimize.line_search`` (``line_search_wolfe2``): a step satisfying the strong
-    Wolfe conditions by bracketing and zoom (Nocedal & Wright, Algorithms 3.5 and 3.6).
+    """Find a step satisfying the strong Wolfe conditions: ``scipy.optimize.line_search``
+    (``line_search_wolfe2``), bracketing and zoom (Nocedal & Wright, Algorithms 3.5 and 3.6).
 
-    Returns ``(alpha, fc, gc, new_fval, old_fval, new_slope)`` exactly as scipy does: on
-    failure ``alpha`` is None (and so are ``new_fval``/``new_slope`` when the zoom fails; when
-    the step stalls at 0 or passes ``amax``, scipy returns ``old_fval`` as ``new_fval`` and
-    ``old_old_fval`` as ``old_fval``); out of iterations it returns the last step with
-    ``new_slope`` None. scipy's LineSearchWarning is not emitted.
+    Parameters
+    ----------
+    f : callable
+        Objective ``f(x, *args) -> float``, x of shape (n,); compiled with Numba.
+    myfprime : callable
+        Gradient ``myfprime(x, *args) -> ndarray, shape (n,)``; compiled with Numba.
+    xk : array_like, shape (n,)
+        Current point.
+    pk : array_like, shape (n,)
+        Search direction (a descent direction, ``gfk @ pk < 0``, for the search to succeed).
+    gfk : array_like, shape (n,), optional
+        Gradient at ``xk``; computed with ``myfprime`` when None (that call is not counted in
+        ``gc``).
+    old_fval : float, optional
+        Value of ``f`` at ``xk``; computed (and counted in ``fc``) when None.
+    old_old_fval : float, optional
+        Value of ``f`` at the point before ``xk``; when given (with a nonzero slope
+        ``gfk @ pk``) it sets the first trial step, ``min(1, 2.02 * (old_fval - old_old_fval)
+        / (gfk @ pk))`` (1 if that is negative); else the first trial step is 1.
+    args : tuple, optional
+        Extra arguments of ``f`` and ``myfprime`` (a value that is not a tuple is one argument).
+    c1 : float, optional
+        Armijo (sufficient decrease) constant (default 1e-4).
+    c2 : float, optional
+        Curvature constant, ``0 < c1 < c2 < 1`` (default 0.9).
+    amax : float, optional
+        Largest step allowed (default None: no limit).
+    maxiter : int, optional
+        Maximum bracketing iterations (default 10).
+
+    Returns
+    -------
+    alpha : float or None
+        The step, ``x_new = xk + alpha * pk``; None if the search failed.
+    fc : int
+        Number of evaluations of ``f`` (calls of phi).
+    gc : int
+        Number of evaluations of ``myfprime`` (calls of phi').
+    new_fval : float or None
+        ``f(x_new)``; None when the zoom fails.
+    old_fval : float
+        ``f(xk)`` (``old_fval`` as given, or as computed).
+    new_slope : ndarray, shape (n,), or None
+        As in scipy despite its name, the gradient at ``x_new`` (None on failure, or when out
+        of iterations).
+
+    Raises
+    ------
+    ValueError
+        If ``c1``/``c2`` do not satisfy ``0 < c1 < c2 < 1``, ``xk`` and ``pk`` are not 1-D
+        of one length, or the gradient's shape is not ``xk``'s.
+
+    Notes
+    -----
+    The outcomes are scipy's, failures included: when the zoom fails, ``alpha``,
+    ``new_fval`` and ``new_slope`` are None; when the step stalls at 0 or passes ``amax``,
+    ``alpha`` is None, ``new_fval`` is ``f(xk)`` and ``old_fval`` is ``old_old_fval`` as given;
+    out of iterations, the last step and its value are returned with ``new_slope`` None.
+    scipy's ``LineSearchWarning`` is not emitted, and scipy's ``extra_condition`` argument
+    is not supported.
     """
     obj, key, args, xk, pk, gfk, phi0, old_phi0 = _prepare(
         f, myfprime, xk, pk, gfk, old_fval, old_old_fval, args, c1, c2
@@ -137,10 +192,67 @@ def line_search_wolfe1(
     amin=1e-8,
     xtol=1e-14,
 ):
-    """``scipy.optimize.line_search_wolfe1``: Moré and Thuente's search (MINPACK-2 DCSRCH).
+    """Find a step satisfying the strong Wolfe conditions with Moré and Thuente's search
+    (MINPACK-2 DCSRCH): ``scipy.optimize.line_search_wolfe1``.
 
-    Returns ``(alpha, fc, gc, new_fval, old_fval, new_gradient)`` exactly as scipy does:
-    ``alpha`` is None on failure, while the other entries still report the last trial point.
+    Parameters
+    ----------
+    f : callable
+        Objective ``f(x, *args) -> float``, x of shape (n,); compiled with Numba.
+    fprime : callable
+        Gradient ``fprime(x, *args) -> ndarray, shape (n,)``; compiled with Numba.
+    xk : array_like, shape (n,)
+        Current point.
+    pk : array_like, shape (n,)
+        Search direction (a descent direction, ``gfk @ pk < 0``, for the search to succeed).
+    gfk : array_like, shape (n,), optional
+        Gradient at ``xk``; computed with ``fprime`` when None (that call is not counted in
+        ``gc``).
+    old_fval : float, optional
+        Value of ``f`` at ``xk``; computed (and counted in ``fc``) when None.
+    old_old_fval : float, optional
+        Value of ``f`` at the point before ``xk``; when given (with a nonzero slope
+        ``gfk @ pk``) it sets the first trial step, ``min(1, 2.02 * (old_fval - old_old_fval)
+        / (gfk @ pk))`` (1 if that is negative); else the first trial step is 1.
+    args : tuple, optional
+        Extra arguments of ``f`` and ``fprime`` (a value that is not a tuple is one argument).
+    c1 : float, optional
+        Armijo (sufficient decrease) constant (default 1e-4).
+    c2 : float, optional
+        Curvature constant, ``0 < c1 < c2 < 1`` (default 0.9).
+    amax : float, optional
+        Largest step (default 50).
+    amin : float, optional
+        Smallest step (default 1e-8).
+    xtol : float, optional
+        Relative tolerance for an acceptable step (default 1e-14).
+
+    Returns
+    -------
+    alpha : float or None
+        The step, ``x_new = xk + alpha * pk``; None if the search failed (no convergence in
+        100 iterations, a warning or error from DCSRCH, or a non-finite step).
+    fc : int
+        Number of evaluations of ``f``.
+    gc : int
+        Number of evaluations of ``fprime``.
+    new_fval : float
+        ``f`` at the last trial point (``old_fval`` if none was tried).
+    old_fval : float
+        ``f(xk)``.
+    new_gradient : ndarray, shape (n,)
+        The gradient at the last trial point (``gfk`` if none was tried).
+
+    Raises
+    ------
+    ValueError
+        If ``c1``/``c2`` do not satisfy ``0 < c1 < c2 < 1``, ``xk`` and ``pk`` are not 1-D
+        of one length, or the gradient's shape is not ``xk``'s.
+
+    Notes
+    -----
+    As in scipy, on failure ``new_fval`` and ``new_gradient`` still report the last trial
+    point.
     """
     obj, key, args, xk, pk, gfk, phi0, old_phi0 = _prepare(
         f, fprime, xk, pk, gfk, old_fval, old_old_fval, args, c1, c2

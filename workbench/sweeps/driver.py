@@ -431,7 +431,29 @@ MAX_TIMEOUT = 1e7
 def check_options(
     executor: str, workers: int | None, address: str | None, timeout: float | None
 ) -> None:
-    """:class:`SweepError` for options that do not go together."""
+    """Check that the executor options go together.
+
+    Parameters
+    ----------
+    executor : str
+        One of :data:`EXECUTORS`, ``"local"`` or ``"dask"``.
+    workers : int or None
+        Worker count, >= 1 (None: the default).
+    address : str or None
+        A Dask scheduler's address, ``tcp://HOST:PORT``; only with ``executor="dask"`` and
+        without ``workers``.
+    timeout : float or None
+        Seconds per run, ``0 < timeout <= 1e7``, or ``inf`` (no limit).
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    SweepError
+        Naming the option (as the CLI spells it) that is wrong.
+    """
     if executor not in EXECUTORS:
         raise SweepError(f"--executor {executor!r}: accepted: {', '.join(EXECUTORS)}")
     if workers is not None and workers < 1:
@@ -461,11 +483,48 @@ def run(
     timeout: float | None = None,
     reporter: Reporter | None = None,
 ) -> SweepResult:
-    """Run what ``plan`` still needs into ``plan.out``; see the module docstring.
+    """Run what a sweep plan still needs into its sweep folder ``plan.out``.
 
-    ``workers`` defaults to the usable cores; each worker gets ``cores // workers`` numba
-    threads. KeyboardInterrupt (Ctrl-C) stops the sweep: finished runs are kept, the summary
-    is written (runs in progress marked ``interrupted``) and the exception is raised again.
+    Combinations whose complete run folder already holds the same resolved config and
+    succeeded are skipped (resume); the rest (and reference runs) run on local worker
+    processes or Dask. ``sweep.yaml`` and ``summary.csv``/``summary.json`` are written into the
+    folder; see :mod:`workbench.sweeps.driver` for its layout.
+
+    Parameters
+    ----------
+    plan : SweepPlan
+        From :func:`workbench.sweeps.plan`.
+    executor : {"local", "dask"}, optional
+        Local processes (default; started with ``spawn``, so a calling script must guard its
+        top level with ``if __name__ == "__main__":``) or Dask (needs ``dask.distributed``).
+    workers : int, optional
+        Number of workers (default the usable cores; at most the number of runs). Each gets
+        ``cores // workers`` Numba threads. With Dask and no ``address``, the size of the
+        local cluster started.
+    address : str, optional
+        A Dask scheduler, ``tcp://HOST:PORT`` (``executor="dask"`` only).
+    timeout : float, optional
+        Seconds each run may take (``inf`` or None: no limit); a run past it has status
+        ``timeout``.
+    reporter : Reporter, optional
+        Progress reporting (default: none; :class:`RichReporter` draws a progress bar).
+
+    Returns
+    -------
+    SweepResult
+        ``path``, ``columns`` and ``rows`` (the summary's), ``skipped`` (runs already done),
+        ``failed`` and ``reference_failed`` rows, ``sort``, ``warnings``; ``counts`` (rows per
+        status) and ``exit_code`` (0 if every run and reference run succeeded, else 1).
+
+    Raises
+    ------
+    SweepError
+        Before anything runs: bad options (:func:`check_options`), an ``out`` that is not a
+        folder, a non-empty folder that holds no sweep, a folder that cannot be made, a Dask
+        that is missing or cannot be reached.
+    KeyboardInterrupt
+        Raised again after Ctrl-C stops the sweep: finished runs are kept and the summary is
+        written, with runs in progress marked ``interrupted``.
     """
     check_options(executor, workers, address, timeout)
     if timeout == math.inf:

@@ -185,10 +185,45 @@ def plan(
     sort: str | None = None,
     out: str | os.PathLike[str] | None = None,
 ) -> SweepPlan:
-    """Read ``config``, add the command-line ``axes`` and resolve every combination.
+    """Plan a sweep: read a config, add command-line axes and resolve every combination.
 
-    Raises :class:`SweepError` (a :class:`~workbench.config.ConfigError`) for anything wrong,
-    naming the file, the axis or the combination; nothing is written.
+    The axes are the file's ``sweep:`` section, then ``axes`` (which add axes or replace those
+    of the same key, keeping their place). Every combination (and reference run) is resolved
+    through the experiment's schema and checks, and its target chosen, before anything runs;
+    nothing is written.
+
+    Parameters
+    ----------
+    config : str or path-like
+        The config file, with or without a ``sweep:`` section.
+    axes : iterable of str, optional
+        Command-line axes, ``KEY=V1,V2,...`` or ``KEY=linspace(a,b,n)`` etc.
+    random : int, optional
+        Draw this many combinations at random instead of the whole grid (>= 1); default the
+        section's ``random``.
+    seed : int, optional
+        Seed for ``random`` (default the section's ``seed``, else 0).
+    sort : str, optional
+        Column the final table is sorted by (``-name``: descending); default the section's
+        ``sort``.
+    out : str or path-like, optional
+        The sweep folder; default ``<output>/<name>-sweep-<YYYYmmdd-HHMMSS>`` from the first
+        combination's config.
+
+    Returns
+    -------
+    SweepPlan
+        The validated sweep: ``runs`` (one :class:`PlannedRun` per combination, with its
+        resolved config and folder name ``<index>-<hash>``), ``references``, ``axes``, ``out``
+        and the options; ready for :func:`workbench.sweeps.run`.
+
+    Raises
+    ------
+    SweepError
+        (a :class:`~workbench.config.ConfigError`) for anything wrong: no axes, a bad axis or
+        section, too large a grid, ``random < 1``, a combination the experiment rejects, two
+        combinations giving the same config; the message names the file, the axis or the
+        combination.
     """
     from .. import experiments
     from ..experiments.base import ProblemError

@@ -58,8 +58,24 @@ def _sort_key(column: str, descending: bool):
 
 
 def sorted_rows(result: SweepResult, sort: str | None) -> tuple[list[dict], str | None]:
-    """The rows sorted by column ``sort`` (``-col``: descending), missing values last; and a
-    warning when ``sort`` is not a column (the rows then stay in index order)."""
+    """The summary's rows sorted by a column.
+
+    Parameters
+    ----------
+    result : SweepResult
+        What :func:`workbench.sweeps.run` returned.
+    sort : str or None
+        Column name (``-name``: descending); None or empty keeps index order. Missing values
+        (None, NaN) go last; numbers sort before other values.
+
+    Returns
+    -------
+    rows : list of dict
+        The rows, sorted (``result.rows`` itself when not sorted).
+    warning : str or None
+        A message when ``sort`` is not a column of the summary (the rows then stay in index
+        order), else None.
+    """
     if not sort:
         return result.rows, None
     descending = sort.startswith("-")
@@ -71,7 +87,23 @@ def sorted_rows(result: SweepResult, sort: str | None) -> tuple[list[dict], str 
 
 
 def summary_table(result: SweepResult, sort: str | None = None):
-    """A rich Table of the summary (scalar columns only), sorted by ``sort``."""
+    """The sweep's summary as a rich Table.
+
+    Parameters
+    ----------
+    result : SweepResult
+        What :func:`workbench.sweeps.run` returned.
+    sort : str, optional
+        Column to sort by (``-name``: descending); default ``result.sort``. An unknown column
+        leaves index order.
+
+    Returns
+    -------
+    rich.table.Table
+        One row per run: the varied keys and the scalar columns (not ``message``/``run_dir``,
+        nor figures holding lists or mappings), status coloured, floats to 4 significant
+        digits.
+    """
     from rich.markup import escape
     from rich.table import Table
 
@@ -106,7 +138,19 @@ def summary_table(result: SweepResult, sort: str | None = None):
 
 
 def failure_lines(result: SweepResult) -> list[str]:
-    """One line per run (and reference run) that did not succeed, for the end of a sweep."""
+    """One line per run (and reference run) that did not succeed, for the end of a sweep.
+
+    Parameters
+    ----------
+    result : SweepResult
+        What :func:`workbench.sweeps.run` returned.
+
+    Returns
+    -------
+    list of str
+        A heading ("N of M runs did not succeed:") then one line per failed run (index, values,
+        status, message, run folder) and per failed reference run; empty when all succeeded.
+    """
     lines = []
     for row in result.failed:
         values = ", ".join(
@@ -123,13 +167,52 @@ def failure_lines(result: SweepResult) -> list[str]:
 
 
 def is_sweep_folder(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` is a sweep folder (it has ``sweep.yaml`` and ``summary.json``)."""
+    """Whether ``path`` is a sweep folder.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A folder.
+
+    Returns
+    -------
+    bool
+        True if it holds ``sweep.yaml`` and ``summary.json``.
+    """
     p = Path(path)
     return (p / SWEEP_FILE).is_file() and (p / SUMMARY_JSON).is_file()
 
 
 def plot(folder: str | os.PathLike[str], x: str, y: str, output=None) -> Path:
-    """``y`` against varied key ``x`` for the sweep in ``folder`` (PNG; needs matplotlib)."""
+    """Plot a summary column against a varied key of a sweep (PNG; needs matplotlib).
+
+    One line per value of the other varied keys (if any); rows without a number in ``y``
+    (failed runs) are left out; axes of positive values spanning two decades or more are drawn
+    on a log scale.
+
+    Parameters
+    ----------
+    folder : str or path-like
+        The sweep folder.
+    x : str
+        A varied key (an axis of the sweep).
+    y : str
+        A column of the summary (e.g. a figure).
+    output : str or path-like, optional
+        Where to write the PNG; default ``<folder>/plot-<y>-vs-<x>.png``.
+
+    Returns
+    -------
+    Path
+        The PNG written.
+
+    Raises
+    ------
+    SweepError
+        If ``x`` is not a varied key, ``y`` not a column, or no run has a number in ``y``.
+    FileNotFoundError
+        If ``folder`` holds no ``summary.json``.
+    """
     try:
         return plot_sweep(folder, x, y, output)
     except ValueError as exc:

@@ -105,7 +105,24 @@ def write_summary(folder: Path, cols: list[str], rows: list[dict]) -> None:
 
 
 def load_summary(folder: str | os.PathLike[str]) -> list[dict]:
-    """The rows of a sweep folder's ``summary.json``."""
+    """Read the rows of a sweep folder's ``summary.json``.
+
+    Parameters
+    ----------
+    folder : str or path-like
+        The sweep folder.
+
+    Returns
+    -------
+    list of dict
+        One dict per combination, in index order, keyed by the summary's columns (see the
+        module docstring); non-finite figures as float NaN/inf.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder holds no ``summary.json``.
+    """
     path = Path(folder) / SUMMARY_JSON
     if not path.is_file():
         raise FileNotFoundError(f"{folder}: not a sweep folder (no {SUMMARY_JSON})")
