@@ -212,18 +212,62 @@ class ClipNorm(Transform):
 
 
 def scale(factor, params=None) -> Scale:
-    """Multiply the gradients of ``params`` (names; None: all blocks) by ``factor``."""
+    """Multiply gradients by a constant before the optimizer's step.
+
+    Parameters
+    ----------
+    factor : float
+        The multiplier (>= 0).
+    params : list of str, optional
+        The parameter blocks it applies to (None: all).
+
+    Returns
+    -------
+    Scale
+        A transform for :func:`chain`; each selected gradient ``g`` (any shape) becomes
+        ``factor * g``.
+    """
     return Scale(factor, params)
 
 
 def clip_value(limit, params=None) -> ClipValue:
-    """Clip each gradient element of ``params`` (None: all blocks) to [-limit, limit]."""
+    """Clip every gradient element to ``[-limit, limit]``, as
+    ``torch.nn.utils.clip_grad_value_``.
+
+    Parameters
+    ----------
+    limit : float
+        The bound (>= 0).
+    params : list of str, optional
+        The parameter blocks it applies to (None: all).
+
+    Returns
+    -------
+    ClipValue
+        A transform for :func:`chain`.
+    """
     return ClipValue(limit, params)
 
 
 def clip_norm(max_norm, params=None, per_block=True) -> ClipNorm:
-    """Clip the L2 norm of the gradients of ``params`` (None: all blocks) to ``max_norm``,
-    per block or (``per_block=False``) globally over the selected blocks."""
+    """Clip the L2 norm of gradients, as ``torch.nn.utils.clip_grad_norm_``: when the norm
+    exceeds ``max_norm`` the gradients are scaled by ``max_norm / (norm + 1e-6)``.
+
+    Parameters
+    ----------
+    max_norm : float
+        The largest norm kept (>= 0).
+    params : list of str, optional
+        The parameter blocks it applies to (None: all).
+    per_block : bool
+        True: each block's own norm; False: one norm over all the selected blocks, which are
+        then scaled by the same factor (a global norm, as the language model clips).
+
+    Returns
+    -------
+    ClipNorm
+        A transform for :func:`chain`.
+    """
     return ClipNorm(max_norm, params, per_block)
 
 
@@ -294,5 +338,20 @@ class Chain:
 
 
 def chain(transforms, optimizer: Optimizer) -> Chain:
-    """``optimizer`` with the gradient ``transforms`` applied, in order, before each step."""
+    """An optimizer whose gradients pass through ``transforms``, in order, before each step.
+
+    Parameters
+    ----------
+    transforms : list of Transform
+        Made by :func:`scale`, :func:`clip_value`, :func:`clip_norm`.
+    optimizer : Optimizer
+        Any registered optimizer (``RMSprop``, ``SGD``, ``Adam``, ``Adagrad``); the
+        transforms run on its target.
+
+    Returns
+    -------
+    Chain
+        With the optimizer's interface: ``step(grads)``, ``state_dict()``,
+        ``load_state_dict()``, and its hyperparameters read and written through.
+    """
     return Chain(transforms, optimizer)
