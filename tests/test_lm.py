@@ -24,22 +24,6 @@ def run_cli(*args):
     return runner.invoke(app, ["run", CONFIG, *SMALL, *args, "--json"])
 
 
-class StopAfter:
-    """A checkpoint store that interrupts the run after ``n`` checkpoints (Ctrl-C)."""
-
-    def __init__(self, rd, n):
-        self.rd, self.n = rd, n
-
-    def load_checkpoint(self):
-        return self.rd.load_checkpoint()
-
-    def save_checkpoint(self, arrays, meta):
-        self.rd.save_checkpoint(arrays, meta)
-        self.n -= 1
-        if self.n == 0:
-            raise KeyboardInterrupt
-
-
 def test_training_lowers_the_perplexity_below_the_unigram_model():
     cfg = resolve(CONFIG, SMALL)
     out = lm.run(cfg, "cpu")
@@ -53,7 +37,7 @@ def test_training_lowers_the_perplexity_below_the_unigram_model():
     assert out.figures["unigram_perplexity"] == pytest.approx(expect, rel=1e-12)
 
 
-def test_an_interrupted_run_resumes_to_the_numbers_of_an_uninterrupted_one(tmp_path):
+def test_an_interrupted_run_resumes_to_the_numbers_of_an_uninterrupted_one(tmp_path, stop_after):
     whole = run_cli("--out", str(tmp_path / "whole"))
     assert whole.exit_code == 0, whole.output
     reference = runs.load(json.loads(whole.stdout)["run_dir"])
@@ -64,7 +48,7 @@ def test_an_interrupted_run_resumes_to_the_numbers_of_an_uninterrupted_one(tmp_p
     with pytest.raises(KeyboardInterrupt):
         with runs.create_run(tmp_path / "cut", cfg.name) as rd:
             rd.write_config(dump_resolved(cfg))
-            lm.run(cfg, "cpu", checkpoint=StopAfter(rd, 2))
+            lm.run(cfg, "cpu", checkpoint=stop_after(rd, 2))
     (partial,) = (tmp_path / "cut").iterdir()
     assert partial.name.startswith(".") and partial.name.endswith(".partial")
     assert json.loads((partial / "checkpoint.json").read_text())["epoch"] == 2
@@ -86,14 +70,14 @@ def test_an_interrupted_run_resumes_to_the_numbers_of_an_uninterrupted_one(tmp_p
     assert a.stdout == b.stdout and len(a.stdout) == 31
 
 
-def test_resume_refuses_another_config_and_a_finished_run(tmp_path):
+def test_resume_refuses_another_config_and_a_finished_run(tmp_path, stop_after):
     cfg = resolve(CONFIG, SMALL)
     from workbench.config import dump_resolved
 
     with pytest.raises(KeyboardInterrupt):
         with runs.create_run(tmp_path, cfg.name) as rd:
             rd.write_config(dump_resolved(cfg))
-            lm.run(cfg, "cpu", checkpoint=StopAfter(rd, 1))
+            lm.run(cfg, "cpu", checkpoint=stop_after(rd, 1))
     (partial,) = tmp_path.iterdir()
     other = run_cli("--resume", str(partial), "optimizer.lr=1e-2")
     assert other.exit_code == 2 and "another config" in other.output

@@ -200,22 +200,6 @@ def test_a_diverging_run_stops_with_the_last_state_within_bounds(tmp_path):
     assert saved["figures"]["outcome"] == "diverged" and saved["status"] == 1
 
 
-class StopAfter:
-    """A checkpoint store that interrupts the run after ``n`` checkpoints (Ctrl-C)."""
-
-    def __init__(self, rd, n):
-        self.rd, self.n = rd, n
-
-    def load_checkpoint(self):
-        return self.rd.load_checkpoint()
-
-    def save_checkpoint(self, arrays, meta):
-        self.rd.save_checkpoint(arrays, meta)
-        self.n -= 1
-        if self.n == 0:
-            raise KeyboardInterrupt
-
-
 RESUMABLE = {
     # an MLP on data (a checkpoint per epoch), with dropout: its per-step seeds must carry on
     "mlp": (
@@ -234,7 +218,9 @@ RESUMABLE = {
 
 
 @pytest.mark.parametrize("case", list(RESUMABLE))
-def test_an_interrupted_train_run_resumes_to_the_numbers_of_an_uninterrupted_one(tmp_path, case):
+def test_an_interrupted_train_run_resumes_to_the_numbers_of_an_uninterrupted_one(
+    tmp_path, case, stop_after
+):
     from workbench.config import dump_resolved
 
     config, overrides, cut_after = RESUMABLE[case]
@@ -248,7 +234,7 @@ def test_an_interrupted_train_run_resumes_to_the_numbers_of_an_uninterrupted_one
     with pytest.raises(KeyboardInterrupt):
         with runs.create_run(tmp_path / "cut", cfg.name) as rd:
             rd.write_config(dump_resolved(cfg))
-            train.run(cfg, "cpu", checkpoint=StopAfter(rd, cut_after))
+            train.run(cfg, "cpu", checkpoint=stop_after(rd, cut_after))
     (partial,) = (tmp_path / "cut").iterdir()
     assert partial.name.endswith(".partial") and (partial / "checkpoint.json").exists()
     resumed = runner.invoke(
