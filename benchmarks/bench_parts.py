@@ -299,6 +299,7 @@ def interrupt_polling() -> None:
     from _timing import paired_times
 
     from workbench._numba.interrupt import stop_for_call
+    from workbench.integrate._ivp import _callables
     from workbench.integrate._kernels import KERNELS
 
     cfg = resolve(ROOT / "configs/arm.yaml", ["solver.rtol=1e-6", "solver.atol=1e-9"])
@@ -309,20 +310,21 @@ def interrupt_polling() -> None:
     out = np.empty((y0.size, t_eval.size))
     to_grid = KERNELS["RK45"].to_grid
     atol = np.full(y0.size, s.atol)
-    head = (model.ARM_RHS.address, p, torque, *s.t_span, y0, t_eval, 0.0, s.rtol, atol, np.inf)
-
-    def polled():
-        to_grid(*head, out, stop_for_call())
-
-    def unpolled():
-        to_grid(*head, out, None)
-
-    t_polled, t_unpolled, ratio = paired_times(polled, unpolled, rounds=21, number=200)
-    print("polling for Ctrl-C, arm at rtol 1e-6 (to_grid kernel):")
-    print(f"  with the stop array                 {t_polled * 1e6:7.2f} us")
-    print(f"  compiled without the check          {t_unpolled * 1e6:7.2f} us")
-    print(f"  cost of polling                     {(1 / ratio - 1) * 100:+7.2f} %  (median of "
-          "paired rounds)")  # fmt: skip
+    tail = (*s.t_span, y0, t_eval, 0.0, s.rtol, atol, np.inf, out)
+    # the compiled model, and a user's own @njit function as solve_ivp passes it (its C wrapper)
+    rhs, _, p_user, data, _, _, _ = _callables(user_arm_rhs, None, s.t_span[0], y0, (p, torque))
+    for label, head in (
+        ("ARM_RHS", (model.ARM_RHS.address, p, torque)),
+        ("a user's @njit rhs", (rhs, p_user, data)),
+    ):
+        polled = lambda head=head: to_grid(*head, *tail, stop_for_call())  # noqa: E731
+        unpolled = lambda head=head: to_grid(*head, *tail, None)  # noqa: E731
+        t_polled, t_unpolled, ratio = paired_times(polled, unpolled, rounds=21, number=200)
+        print(f"polling for Ctrl-C, arm at rtol 1e-6 (to_grid kernel), {label}:")
+        print(f"  with the stop array                 {t_polled * 1e6:7.2f} us")
+        print(f"  compiled without the check          {t_unpolled * 1e6:7.2f} us")
+        print(f"  cost of polling                     {(1 / ratio - 1) * 100:+7.2f} %  (median of "
+              "paired rounds)")  # fmt: skip
 
 
 if __name__ == "__main__":
