@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from numba import njit
+from numba.core import event
 
 from workbench._numba.interrupt import TimeLimitReached, time_limit
 from workbench.integrate import odeint, solve_ivp, solve_ivp_batch
@@ -261,3 +262,43 @@ def test_the_worker_thread_uses_the_callers_thread_count():
     finally:
         numba.set_num_threads(before)
     assert run_released(numba.get_num_threads, (), new_stop(False)) == before
+
+
+class _SwallowingCallback(event.Listener):
+    """Raises the signal inside compilation and swallows its exception, as an exception
+    raised in one of llvmlite's ctypes callbacks is swallowed."""
+
+    def __init__(self, signum):
+        self.signum, self.swallowed = signum, []
+
+    def on_start(self, ev):
+        try:
+            signal.raise_signal(self.signum)
+        except BaseException as exc:  # noqa: BLE001 - what a ctypes callback does
+            self.swallowed.append(exc)
+
+    def on_end(self, ev):
+        pass
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGALRM], ids=["SIGINT", "SIGALRM"])
+def test_a_signal_swallowed_while_numba_compiles_is_raised_again_afterwards(signum):
+    @njit  # a new function: calling it compiles
+    def twice(x):
+        return 2.0 * x
+
+    handlers = {signal.SIGINT: ctrl_c, signal.SIGALRM: lambda s, f: (_ for _ in ()).throw(
+        TimeLimitReached(0.5))}  # fmt: skip
+    previous = signal.signal(signum, handlers[signum])
+    swallowing = _SwallowingCallback(signum)
+    event.register("numba:compile", swallowing)
+    try:
+        with pytest.raises((KeyboardInterrupt, TimeLimitReached)) as info:
+            twice(1.0)
+        assert len(swallowing.swallowed) == 1  # the first was lost inside compilation
+        assert type(info.value) is type(swallowing.swallowed[0])
+        assert signal.getsignal(signum) is handlers[signum]  # the handler is restored
+        assert twice(1.5) == 3.0  # compiled, and nothing is left pending
+    finally:
+        event.unregister("numba:compile", swallowing)
+        signal.signal(signum, previous)

@@ -25,6 +25,7 @@ import contextlib
 import ctypes
 import math
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 
@@ -32,7 +33,7 @@ import numba
 import numpy as np
 from llvmlite import ir
 from numba import types
-from numba.core import cgutils
+from numba.core import cgutils, event
 from numba.extending import intrinsic, overload
 
 #: Slots of a stop array: the stop request, the fetched exception (type, value, traceback, as
@@ -251,3 +252,74 @@ def time_limit(seconds: float | None) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+# ------------------------------------------------------------ signals that land while compiling
+
+
+class _SignalsDuringCompilation(event.Listener):
+    """Re-arms a signal whose exception Numba's compiler lost.
+
+    Compiling runs Python code inside llvmlite's ctypes callbacks, and an exception raised in
+    one (``KeyboardInterrupt`` from Ctrl-C, :class:`TimeLimitReached` from a time limit) is
+    printed and dropped: the compilation goes on and the kernel never hears of the signal.
+    While the main thread compiles, the handlers of ``SIGINT`` and ``SIGALRM`` are wrapped to
+    note the signal; when the compilation ends without an exception but with a signal noted,
+    the signal is raised again, so that its handler runs in ordinary code.
+    """
+
+    SIGNALS = tuple(
+        getattr(signal, name) for name in ("SIGINT", "SIGALRM") if hasattr(signal, name)
+    )
+
+    def __init__(self) -> None:
+        self._depth = 0
+        self._wrapped: dict[int, tuple[Callable, Callable]] = {}  # signum -> (wrapper, handler)
+        self._noted: list[int] = []
+
+    def on_start(self, ev) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # handlers run on the main thread only
+        self._depth += 1
+        if self._depth > 1:
+            return
+        self._noted.clear()
+        for signum in self.SIGNALS:
+            handler = signal.getsignal(signum)
+            if callable(handler):  # not SIG_IGN, SIG_DFL or a handler set outside Python
+                wrapper = self._wrapper(signum, handler)
+                signal.signal(signum, wrapper)
+                self._wrapped[signum] = (wrapper, handler)
+
+    def _wrapper(self, signum: int, handler: Callable) -> Callable:
+        def noting(sig, frame):
+            self._noted.append(sig)
+            handler(sig, frame)
+
+        return noting
+
+    def on_end(self, ev) -> None:
+        if threading.current_thread() is not threading.main_thread() or self._depth == 0:
+            return
+        self._depth -= 1
+        if self._depth > 0:
+            return
+        for signum, (wrapper, handler) in self._wrapped.items():
+            if signal.getsignal(signum) is wrapper:  # unless someone set another meanwhile
+                signal.signal(signum, handler)
+        self._wrapped.clear()
+        noted, self._noted = self._noted, []
+        if noted and not _carries_exception(ev):
+            # the handler's exception was swallowed (the compilation would have failed with it)
+            signal.raise_signal(noted[-1])
+
+
+def _carries_exception(ev) -> bool:
+    """Whether an END event ends by an exception. (``Event.is_failed`` answers the opposite
+    in numba 0.68, so the details are read directly, where they are kept.)"""
+    if hasattr(ev, "_exc_details"):
+        return ev._exc_details is not None
+    return sys.exc_info()[0] is not None
+
+
+event.register("numba:compile", _SignalsDuringCompilation())
