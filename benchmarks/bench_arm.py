@@ -39,6 +39,7 @@ from workbench.config import resolve  # noqa: E402
 from workbench.experiments import arm as exp  # noqa: E402
 from workbench.integrate import solve_ivp, solve_ivp_batch  # noqa: E402
 from workbench.models import arm as model  # noqa: E402
+from workbench.models.reference import arm_rhs_interp  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = "--quick" in sys.argv
@@ -72,7 +73,7 @@ def single(rtol: float) -> None:
         return solve_ivp(model.ARM_RHS, s.t_span, y0, args=(p, torque), **kw)
 
     def scipy_numpy():
-        return scipy_solve_ivp(model.numpy_rhs, s.t_span, y0, args=(t_grid, table, p), **kw)
+        return scipy_solve_ivp(arm_rhs_interp, s.t_span, y0, args=(t_grid, table, p), **kw)
 
     def njit_rhs(t, y):
         return model.arm_rhs_out(t, y, p, torque)
@@ -108,7 +109,7 @@ def methods() -> None:
 
         def scipy_numpy(method=method):
             return scipy_solve_ivp(
-                model.numpy_rhs, s.t_span, y0, args=(t_grid, table, p), method=method, **kw
+                arm_rhs_interp, s.t_span, y0, args=(t_grid, table, p), method=method, **kw
             )
 
         r, a = ours(), scipy_numpy()
@@ -156,7 +157,7 @@ def event_cost() -> None:
 
     def scipy_event():
         return scipy_solve_ivp(
-            model.numpy_rhs, s.t_span, y0, args=(t_grid, table, p), events=ref_elbow, **kw
+            arm_rhs_interp, s.t_span, y0, args=(t_grid, table, p), events=ref_elbow, **kw
         )
 
     def ref_elbow(t, y, *args):
@@ -199,7 +200,7 @@ def ensemble() -> None:
     def scipy_loop():
         for i in range(sample):
             scipy_solve_ivp(
-                model.numpy_rhs,
+                arm_rhs_interp,
                 s.t_span,
                 y0s[i],
                 t_eval=t_eval,

@@ -7,10 +7,11 @@ One process, after JIT warm-up; medians over rounds of ``WINDOWS`` consecutive w
   ``batch_size`` 32 x ``num_steps`` 35 from :func:`workbench.data.sequences.ptb_producer`,
   carrying the state from window to window. One training step is ``loss_and_grad`` then
   ``chain([clip_norm(5.0, per_block=False)], RMSprop(params, lr=2e-3)).step(grads)``;
-- against the same step written in plain numpy: :func:`workbench.models.gru.numpy_loss_and_grad`
-  (the model one time step at a time), a numpy global-norm clip (torch's formula) and
-  :class:`workbench.optim.reference.NumpyRMSprop`. Both start from the same parameters and
-  see the same windows; the losses of the first windows are compared as a check.
+- against the same step written in plain numpy:
+  :func:`workbench.models.reference.gru_loss_and_grad` (the model one time step at a time), a
+  numpy global-norm clip (torch's formula) and :class:`workbench.optim.reference.NumpyRMSprop`.
+  Both start from the same parameters and see the same windows; the losses of the first
+  windows are compared as a check.
 
 Target: at least 5x the numpy implementation's tokens per second at float64. It also prints
 the unigram perplexity of the validation split (the exponential of the cross-entropy of the
@@ -35,6 +36,7 @@ from _timing import median_time  # noqa: E402
 
 from workbench.data.sequences import corpus_path, ptb_producer, read_text, split_ids  # noqa: E402
 from workbench.models import gru  # noqa: E402
+from workbench.models.reference import gru_loss_and_grad  # noqa: E402
 from workbench.optim import RMSprop, chain, clip_norm  # noqa: E402
 from workbench.optim.reference import NumpyRMSprop  # noqa: E402
 
@@ -76,7 +78,7 @@ class Trainer:
         if self.i == 0:
             self.state = gru.zero_state(self.params, self.producer.batch_size)
         if self.numpy:
-            loss, grads, self.state = gru.numpy_loss_and_grad(self.params, x, y, self.state)
+            loss, grads, self.state = gru_loss_and_grad(self.params, x, y, self.state)
             self.opt.step(numpy_clip(grads, MAX_NORM))
         else:
             loss, grads, self.state = gru.loss_and_grad(

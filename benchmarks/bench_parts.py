@@ -44,6 +44,7 @@ from workbench.integrate import solve_ivp, solve_ivp_batch
 from workbench.integrate._rhs import call_rhs
 from workbench.models import arm as model
 from workbench.models import logistic
+from workbench.models.reference import arm_rhs_interp
 from workbench.optimize import minimize
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,7 +89,7 @@ def arm(rtol: float) -> float:
     t_rhs = best(loop, 1, repeats=5) / count
     t_scipy = best(
         lambda: scipy_solve_ivp(
-            model.numpy_rhs, s.t_span, y0, args=(t_grid, table, p), t_eval=t_eval, rtol=s.rtol,
+            arm_rhs_interp, s.t_span, y0, args=(t_grid, table, p), t_eval=t_eval, rtol=s.rtol,
             atol=s.atol,
         ),
         3,

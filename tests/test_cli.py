@@ -19,6 +19,7 @@ from workbench.cli import app
 from workbench.config import resolve
 from workbench.experiments import arm as exp
 from workbench.models import arm as model
+from workbench.models import reference
 from workbench.targets import cuda_available
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -155,7 +156,7 @@ def test_run_writes_a_complete_folder_with_scipy_numbers(tmp_path):
     t_grid, table = exp.torque_table(cfg)
     y0 = exp.initial_state(cfg.initial.q_deg, cfg.initial.qdot_deg_s)
     ref = scipy_solve_ivp(
-        model.numpy_rhs,
+        reference.arm_rhs_interp,
         (0, 1),
         y0,
         t_eval=a["t"],

@@ -76,6 +76,18 @@ PUBLIC = {
         "Run.optimizer_state",
     ],
     "workbench.optim": ["chain", "scale", "clip_value", "clip_norm"],
+    "workbench.models.reference": [
+        "arm_rhs_interp",
+        "arm_dynamics",
+        "logistic_loss",
+        "logistic_grad",
+        "net_loss_and_grad",
+        "gru_loss_and_grad",
+        "rosenbrock",
+        "saddle_value_grad",
+        "beale",
+        "booth",
+    ],
     "workbench.sweeps": [
         "plan",
         "run",

@@ -10,7 +10,7 @@ import pytest
 from gradcheck import assert_close_blocks, central_differences
 
 from workbench.data.sequences import ptb_producer
-from workbench.models import gru
+from workbench.models import gru, reference
 from workbench.optim import RMSprop, chain, clip_norm
 
 
@@ -60,7 +60,7 @@ def test_bptt_gradients_match_central_differences(layers, V):
 def test_compiled_matches_numpy_reference(V, H, B, T, layers):
     params, x, y, state = problem(V, H, B, T, layers=layers, seed=V + H)
     loss, grads, new_state = gru.loss_and_grad(params, x, y, state)
-    ref_loss, ref_grads, ref_state = gru.numpy_loss_and_grad(params, x, y, state)
+    ref_loss, ref_grads, ref_state = reference.gru_loss_and_grad(params, x, y, state)
     assert loss == pytest.approx(ref_loss, rel=1e-12)
     assert_close_blocks(grads, ref_grads, rtol=1e-12)
     for name in params:
@@ -90,7 +90,9 @@ def test_float32():
     assert new_state.dtype == np.float32
     assert all(g.dtype == np.float32 for g in grads.values())
     p64 = {k: p.astype(np.float64) for k, p in params.items()}
-    ref_loss, ref_grads, ref_state = gru.numpy_loss_and_grad(p64, x, y, state.astype(np.float64))
+    ref_loss, ref_grads, ref_state = reference.gru_loss_and_grad(
+        p64, x, y, state.astype(np.float64)
+    )
     assert loss == pytest.approx(ref_loss, rel=1e-5)
     assert_close_blocks(grads, ref_grads, rtol=1e-4)
     np.testing.assert_allclose(new_state, ref_state, atol=1e-5)
@@ -105,7 +107,7 @@ def test_out_is_filled_and_returned():
     for k in params:
         np.testing.assert_array_equal(out[k], fresh[k])
     ref = {k: np.zeros_like(p) for k, p in params.items()}
-    _, ref_out, _ = gru.numpy_loss_and_grad(params, x, y, state, out=ref)
+    _, ref_out, _ = reference.gru_loss_and_grad(params, x, y, state, out=ref)
     assert ref_out is ref
     assert_close_blocks(out, ref, rtol=1e-12)
 
@@ -143,8 +145,8 @@ def test_carried_state_equals_one_long_pass():
     assert (l1, l2) == pytest.approx((first, second), rel=1e-14)
     np.testing.assert_allclose(t2, s_whole, atol=1e-15)
     # and so does the reference
-    r1, _, u1 = gru.numpy_loss_and_grad(params, x[:, :4], y[:, :4], state)
-    r2, _, u2 = gru.numpy_loss_and_grad(params, x[:, 4:], y[:, 4:], u1)
+    r1, _, u1 = reference.gru_loss_and_grad(params, x[:, :4], y[:, :4], state)
+    r2, _, u2 = reference.gru_loss_and_grad(params, x[:, 4:], y[:, 4:], u1)
     assert (4 * r1 + 7 * r2) / 11 == pytest.approx(whole, rel=1e-12)
 
 

@@ -15,7 +15,7 @@ from workbench import runs
 from workbench.cli import app
 from workbench.config import resolve
 from workbench.experiments.logreg import Problem
-from workbench.models import logistic
+from workbench.models import logistic, reference
 from workbench.optimize import minimize_bfgs, minimize_bfgs_batch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +44,11 @@ def test_seed_case_matches_scipy_bfgs_with_numpy_functions(tmp_path):
     cfg = resolve(ROOT / "configs/logreg.yaml")
     p = Problem(cfg)
     ref = scipy_minimize(
-        logistic.numpy_loss, np.zeros(3), jac=logistic.numpy_grad, args=(p.Z, p.y), method="BFGS"
+        reference.logistic_loss,
+        np.zeros(3),
+        jac=reference.logistic_grad,
+        args=(p.Z, p.y),
+        method="BFGS",
     )
     np.testing.assert_allclose(run.arrays["coefficients"], ref.x, rtol=1e-8)
     fig = summary["figures"]
@@ -186,9 +190,9 @@ def test_large_fit_on_parallel_splits_the_loss_and_matches_scipy(tmp_path):
     p = Problem(resolve(ROOT / "configs/logreg_large.yaml", overrides))
     assert p.large
     ref = scipy_minimize(
-        logistic.numpy_loss,
+        reference.logistic_loss,
         np.zeros(31),
-        jac=logistic.numpy_grad,
+        jac=reference.logistic_grad,
         args=(p.Z, p.y, p.l2, 1),
         method="BFGS",
     )

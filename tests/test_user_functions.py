@@ -363,10 +363,10 @@ def test_arm_rhs_refuses_wrong_state_params_and_raw_table():
             args=(packed,), target="cpu",
         )  # fmt: skip
     # given what it declares, it runs: scipy with the numpy form of the same arm agrees
-    from workbench.models.arm import numpy_rhs
+    from workbench.models.reference import arm_rhs_interp
 
     res = solve_ivp(ARM_RHS, (0, 1), y5, args=(p, packed), rtol=1e-8, atol=1e-10)
-    ref = si.solve_ivp(numpy_rhs, (0, 1), y5, args=(T_GRID, TORQUE, p), rtol=1e-8, atol=1e-10)
+    ref = si.solve_ivp(arm_rhs_interp, (0, 1), y5, args=(T_GRID, TORQUE, p), rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(res.y[:, -1], ref.y[:, -1], rtol=1e-6, atol=1e-8)
 
 

@@ -612,15 +612,17 @@ def reference_rhs(cfg: ArmConfig, base_dir: Path | None = None):
     """The numpy right-hand side ``f(t, y)`` that scipy users would write for this config:
     ``np.interp`` for a linear table (the seed's form), scipy's ``CubicSpline`` for a cubic one.
     With ``extrapolate: hold`` the time is clamped to the table, as our kernel does."""
+    from ..models import reference
+
     t_grid, table = torque_table(cfg, base_dir)
     p = cfg.arm.vector()
     if cfg.torque.interpolation == "linear":
-        return lambda t, y: model.numpy_rhs(t, y, t_grid, table, p)
+        return lambda t, y: reference.arm_rhs_interp(t, y, t_grid, table, p)
     from scipy.interpolate import CubicSpline
 
     spline = CubicSpline(t_grid, table, axis=1)
     lo, hi = t_grid[0], t_grid[-1]
-    return lambda t, y: model.numpy_dynamics(y, spline(min(max(t, lo), hi)), p)
+    return lambda t, y: reference.arm_dynamics(y, spline(min(max(t, lo), hi)), p)
 
 
 def compare(cfg: ArmConfig, base_dir: Path | None = None, repeats: int = 5) -> Comparison:

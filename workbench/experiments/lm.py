@@ -192,6 +192,7 @@ class Trainer:
 
     def __init__(self, cfg: LMConfig, corpus: Corpus, *, numpy: bool = False):
         from ..models import gru
+        from ..models.reference import gru_loss_and_grad
         from ..optim import chain, clip_norm, optimizer_class
         from ..optim.reference import NumpyChain
         from ..optim.registry import rule
@@ -210,7 +211,7 @@ class Trainer:
             self.stepper = NumpyChain([clip], self.optimizer)
         else:
             self.stepper = chain([clip_norm(t.clip_norm, per_block=False)], self.optimizer)
-        self.loss_and_grad = gru.numpy_loss_and_grad if numpy else gru.loss_and_grad
+        self.loss_and_grad = gru_loss_and_grad if numpy else gru.loss_and_grad
         self.epoch = 0
         self.history: dict[str, list[float]] = {"train_perplexity": [], "valid_perplexity": []}
         self.rng = np.random.default_rng(cfg.seed)  # for sampling text at the end
@@ -246,7 +247,7 @@ class Trainer:
         total = 0.0
         for x, y in producer:
             if self.numpy:  # the reference measures with its own model
-                loss, _, state = self.gru.numpy_loss_and_grad(self.params, x, y, state)
+                loss, _, state = self.loss_and_grad(self.params, x, y, state)
             else:
                 loss, state = self.gru.forward_loss(self.params, x, y, state)
             total += float(loss)

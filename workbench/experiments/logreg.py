@@ -290,6 +290,8 @@ def compare(cfg: LogregConfig, base_dir: Path | None = None, repeats: int = 5) -
     """Our fit beside ``scipy.optimize.minimize(method="BFGS")`` with numpy loss and gradient."""
     from scipy.optimize import minimize as scipy_minimize
 
+    from ..models.reference import logistic_grad, logistic_loss
+
     problem = Problem(cfg, base_dir)
     Z, y, l2, first = problem.Z, problem.y, problem.l2, problem.first_penalised
     x0 = np.zeros(Z.shape[1])
@@ -297,9 +299,9 @@ def compare(cfg: LogregConfig, base_dir: Path | None = None, repeats: int = 5) -
 
     def reference():
         return scipy_minimize(
-            logistic.numpy_loss,
+            logistic_loss,
             x0,
-            jac=logistic.numpy_grad,
+            jac=logistic_grad,
             method="BFGS",
             args=(Z, y, l2, first),
             options=opts,

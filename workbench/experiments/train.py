@@ -13,7 +13,7 @@ Two families of problems share one config kind (``experiment: train``):
 (RMSprop vs SGD vs Adam vs Adagrad: one config section per update rule of
 :mod:`workbench.optim.registry`, made from its options). The reference for ``compare`` is the
 same model and update written out in plain numpy
-(:func:`workbench.models.nets.numpy_loss_and_grad`, the rule's class of
+(:func:`workbench.models.reference.net_loss_and_grad`, the rule's class of
 :mod:`workbench.optim.reference`).
 """
 
@@ -390,7 +390,10 @@ class DataProblem:
         cfg = self.cfg
         params = self.initial_params()
         opt = build_optimizer(spec, params, target, cfg.transforms, numpy=numpy)
-        loss_and_grad = self.nets.numpy_loss_and_grad if numpy else self.nets.loss_and_grad
+        if numpy:
+            from ..models.reference import net_loss_and_grad as loss_and_grad
+        else:
+            loss_and_grad = self.nets.loss_and_grad
         grads = None if numpy else {k: np.empty_like(v) for k, v in params.items()}
         history = {k: [] for k in ("train_loss", "test_loss", "test_accuracy", "train_accuracy")}
         batch_losses = np.empty(self.total_steps)

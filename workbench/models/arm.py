@@ -147,24 +147,6 @@ def end_effector(q1, q2, L1, L2) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def numpy_rhs(t, y, t_grid, table, p):
-    """The seed question's form, as scipy users write it: ``np.interp`` and a matrix inverse."""
-    tau = np.array([np.interp(t, t_grid, table[0]), np.interp(t, t_grid, table[1])])
-    return numpy_dynamics(y, tau, p)
-
-
-def numpy_dynamics(y, tau, p):
-    """dy/dt for a given torque ``tau`` (2,), in plain numpy (the reference for our kernel)."""
-    a1, a2, a3 = p[0], p[1], p[2]
-    B = np.array([[p[3], p[4]], [p[5], p[6]]])
-    q, qd = y[0:2], y[2:4]
-    c, s = np.cos(q[1]), np.sin(q[1])
-    M = np.array([[a1 + 2.0 * a2 * c, a3 + a2 * c], [a3 + a2 * c, a3]])
-    C = a2 * s * np.array([-qd[1] * (2.0 * qd[0] + qd[1]), qd[0] ** 2])
-    qdd = np.linalg.inv(M) @ (tau - C - B @ qd)
-    return np.concatenate((qd, qdd, [qd @ (tau - B @ qd)]))
-
-
 #: Quantities an event can watch, and their unit in configs (angles in degrees).
 EVENT_QUANTITIES = {
     "q1": "deg",

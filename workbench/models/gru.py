@@ -41,9 +41,9 @@ vocabulary is smaller than the window (``V < batch * num_steps``, e.g. character
 embedding is folded into the first layer's input weights: ``U E`` (3H, V) is computed once
 and the input projections are looked up by token, and in the backward pass the gradients by
 token are summed first, so ``dU = D E^T`` and ``dE = U^T D`` are products of size ``V``
-rather than of the window's size. :func:`numpy_loss_and_grad` is the same model written
-plainly in numpy, one time step at a time, as the tutorial does: the reference for the
-tests and the benchmark.
+rather than of the window's size. :func:`workbench.models.reference.gru_loss_and_grad` is
+the same model written plainly in numpy, one time step at a time, as the tutorial does: the
+reference for the tests and the benchmark.
 """
 
 from __future__ import annotations
@@ -53,7 +53,6 @@ import threading
 
 import numpy as np
 from numba import njit
-from scipy.special import expit
 
 from ._elementary import exp_nonpositive, tanh
 
@@ -64,7 +63,6 @@ __all__ = [
     "init_params",
     "loss_and_grad",
     "model_sizes",
-    "numpy_loss_and_grad",
     "param_names",
     "sample",
     "zero_state",
@@ -651,88 +649,3 @@ def sample(
     out = np.empty(length, dtype=np.int64)
     _sample(E, Us, Ws, bs, Vw, c, start.astype(np.int64), s, temperature, u, out)
     return out
-
-
-# -------------------------------------------------------------------------- numpy reference
-
-
-def _sigmoid_np(a):
-    return expit(a)
-
-
-def numpy_loss_and_grad(
-    params: dict, x, y, state=None, *, out: dict | None = None
-) -> tuple[float, dict[str, np.ndarray], np.ndarray]:
-    """The same model and truncated BPTT written plainly in numpy, one time step at a time
-    (the reference for the tests and the benchmark). Same arguments and results as
-    :func:`loss_and_grad`; ``out``, if given, receives copies of the gradients."""
-    L = 1
-    while f"U_{L}" in params:
-        L += 1
-    E, V, c = params["E"], params["V"], params["c"]
-    layers = [tuple(params[n] for n in _layer_names(l)) for l in range(L)]
-    dt = E.dtype
-    x = np.asarray(x, dtype=np.int64)
-    y = np.asarray(y, dtype=np.int64)
-    B, T = x.shape
-    H = E.shape[0]
-    N = B * T
-    s = [np.zeros((B, H), dt) if state is None else np.array(state[l], dt) for l in range(L)]
-    rows = np.arange(B)
-
-    loss = 0.0
-    steps = []
-    for t in range(T):
-        inp = E[:, x[:, t]].T  # (B, H)
-        cache = []
-        for l, (U, W, b) in enumerate(layers):
-            prev = s[l]
-            z = _sigmoid_np(inp @ U[0].T + prev @ W[0].T + b[0])
-            r = _sigmoid_np(inp @ U[1].T + prev @ W[1].T + b[1])
-            h = np.tanh(inp @ U[2].T + (prev * r) @ W[2].T + b[2])
-            s[l] = (1 - z) * h + z * prev
-            cache.append((inp, prev, z, r, h))
-            inp = s[l]
-        o = inp @ V.T + c
-        o = o - o.max(axis=1, keepdims=True)
-        logp = o - np.log(np.exp(o).sum(axis=1, keepdims=True))
-        loss -= logp[rows, y[:, t]].sum()
-        steps.append((cache, inp, np.exp(logp)))
-
-    grads = {k: np.zeros_like(p) for k, p in params.items()}
-    dnext = [np.zeros((B, H), dt) for _ in range(L)]  # gradient into s_t from step t + 1
-    for t in range(T - 1, -1, -1):
-        cache, top, p = steps[t]
-        do = p.copy()
-        do[rows, y[:, t]] -= 1
-        do /= N
-        grads["V"] += do.T @ top
-        grads["c"] += do.sum(axis=0)
-        dinp = do @ V
-        for l in range(L - 1, -1, -1):
-            U, W, b = layers[l]
-            gU, gW, gb = (grads[n] for n in _layer_names(l))
-            inp, prev, z, r, h = cache[l]
-            ds = dinp + dnext[l]
-            dh = ds * (1 - z) * (1 - h * h)
-            dz = ds * (prev - h) * z * (1 - z)
-            dsr = dh @ W[2]
-            dr = dsr * prev * r * (1 - r)
-            gU[0] += dz.T @ inp
-            gU[1] += dr.T @ inp
-            gU[2] += dh.T @ inp
-            gW[0] += dz.T @ prev
-            gW[1] += dr.T @ prev
-            gW[2] += dh.T @ (prev * r)
-            gb[0] += dz.sum(axis=0)
-            gb[1] += dr.sum(axis=0)
-            gb[2] += dh.sum(axis=0)
-            dnext[l] = ds * z + dsr * r + dz @ W[0] + dr @ W[1]
-            dinp = dz @ U[0] + dr @ U[1] + dh @ U[2]
-        np.add.at(grads["E"].T, x[:, t], dinp)
-    new_state = np.stack(s)
-    if out is not None:
-        for k, g in grads.items():
-            out[k][...] = g
-        grads = out
-    return float(loss / N), grads, new_state

@@ -170,20 +170,6 @@ def loss_grad_threaded(w, g, X, y, c, l2, first_penalised, want_grad):
     return _finish(w, g, total, weight, l2, first_penalised, want_grad)
 
 
-def numpy_loss(w, X, y, l2=0.0, first_penalised=0):
-    """The loss as numpy users write it for ``fmin_bfgs`` (with a stable log(1 + e^z))."""
-    z = X @ w
-    return np.mean(np.logaddexp(0.0, z) - y * z) + 0.5 * l2 * np.sum(w[first_penalised:] ** 2)
-
-
-def numpy_grad(w, X, y, l2=0.0, first_penalised=0):
-    """The gradient as numpy users write it: ``X.T @ (sigmoid(X w) - y) / m``."""
-    h = 1.0 / (1.0 + np.exp(-(X @ w)))
-    g = X.T @ (h - y) / X.shape[0]
-    g[first_penalised:] += l2 * w[first_penalised:]
-    return g
-
-
 def pack_data(X, y, l2: float, first_penalised: int) -> np.ndarray:
     """Everything the compiled objective needs, in one float64 array:
     ``[m, n, l2, first_penalised, X (row-major), y]``."""

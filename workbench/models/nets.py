@@ -22,8 +22,9 @@ Inverted dropout as in the Theano "modern net" tutorial: inputs are dropped with
 ``dropout_input``, each hidden layer's output with ``dropout_hidden``, and the kept values are
 scaled by ``1/(1-p)`` so that :func:`predict` (no dropout) needs no rescaling. The masks are
 drawn in Python by :func:`dropout_masks` from ``np.random.default_rng(rng_seed)``: the same
-``rng_seed`` gives the same masks, in the compiled path and in the numpy reference alike, so a
-training run that passes one seed per step (derived from its own seed) is reproducible.
+``rng_seed`` gives the same masks, in the compiled path and in the numpy reference
+(:func:`workbench.models.reference.net_loss_and_grad`) alike, so a training run that passes
+one seed per step (derived from its own seed) is reproducible.
 ``rng_seed`` is anything ``default_rng`` accepts: an int, a sequence of ints or a
 ``SeedSequence`` (a ``Generator`` is used as it is and advanced, so the two paths would then
 see different masks); ``rng_seed=None`` draws fresh masks from the operating system's
@@ -410,83 +411,3 @@ def accuracy(params: dict, X, y, activation: str = "relu") -> float:
     if len(y) == 0:
         return float("nan")
     return float(np.mean(predict(params, X, activation) == y))
-
-
-# -------------------------------------------------------------------------- numpy reference
-
-
-def numpy_loss_and_grad(
-    params: dict,
-    X,
-    y,
-    *,
-    activation: str = "relu",
-    dropout_input: float = 0.0,
-    dropout_hidden: float = 0.0,
-    grl_lambda: float | None = None,
-    grl_layer: int = 0,
-    rng_seed=None,
-    l2: float = 0.0,
-    out: dict | None = None,
-) -> tuple[float, dict[str, np.ndarray]]:
-    """The same model written plainly in numpy (with temporaries), as a reference: the same
-    masks from :func:`model_masks` given the same ``rng_seed``. ``out``, if given, receives
-    copies of the gradients (the arrays are computed fresh either way)."""
-    L = len(params) // 2
-    Ws = [params[f"W{l}"] for l in range(L)]
-    bs = [params[f"b{l}"] for l in range(L)]
-    dt = Ws[0].dtype
-    X = np.asarray(X, dtype=dt)
-    y = np.asarray(y, dtype=np.int64)
-    n = X.shape[0]
-    if activation == "relu":
-
-        def f(z):
-            return np.maximum(z, 0)
-
-        def df(a):
-            return (a > 0).astype(dt)
-    elif activation == "tanh":
-        f = np.tanh
-
-        def df(a):
-            return 1 - a * a
-    else:
-        raise ValueError(f"activation must be 'relu' or 'tanh', got {activation!r}")
-    reverse_at, scale = _grl(grl_lambda, grl_layer, L)
-    sizes = [Ws[0].shape[0]] + [W.shape[1] for W in Ws]
-    masks = model_masks(sizes, n, dropout_input, dropout_hidden, rng_seed, dt)
-
-    h = X if masks[0] is None else X * masks[0]
-    inputs, acts = [h], [None]
-    for l in range(L - 1):
-        a = f(h @ Ws[l] + bs[l])
-        h = a if masks[l + 1] is None else a * masks[l + 1]
-        acts.append(a)
-        inputs.append(h)
-    z = h @ Ws[-1] + bs[-1]
-    z = z - z.max(axis=1, keepdims=True)
-    logp = z - np.log(np.exp(z.astype(float)).sum(axis=1, keepdims=True))
-    rows = np.arange(n)
-    value = -np.mean(logp[rows, y]) + 0.5 * l2 * sum(np.sum(W.astype(float) ** 2) for W in Ws)
-
-    grads = {}
-    delta = np.exp(logp)
-    delta[rows, y] -= 1
-    delta = (delta / n).astype(dt)
-    for l in range(L - 1, -1, -1):
-        grads[f"W{l}"] = inputs[l].T @ delta + l2 * Ws[l]
-        grads[f"b{l}"] = delta.sum(axis=0)
-        if l > 0:
-            dh = delta @ Ws[l].T
-            if l - 1 == reverse_at:
-                dh = scale * dh
-            if masks[l] is not None:
-                dh = dh * masks[l]
-            delta = dh * df(acts[l])
-    grads = {k: np.ascontiguousarray(grads[k], dtype=dt) for k in params}
-    if out is not None:
-        for k, g in grads.items():
-            out[k][...] = g
-        return float(value), out
-    return float(value), grads

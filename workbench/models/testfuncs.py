@@ -8,7 +8,8 @@
   small enough step, descent in both does not;
 * :func:`beale` (minimum 0 at (3, 0.5)) and :func:`booth` (minimum 0 at (1, 3)), 2-D.
 
-Each has a plain-numpy twin (``*_np``) written independently, as the reference.
+Each has a plain-numpy twin of the same name, written independently, in
+:mod:`workbench.models.reference`.
 """
 
 from __future__ import annotations
@@ -34,17 +35,6 @@ def rosenbrock(x):
         g[i] += -400.0 * x[i] * u - 2.0 * v
         g[i + 1] += 200.0 * u
     return f, g
-
-
-def rosenbrock_np(x):
-    """The numpy reference of :func:`rosenbrock`."""
-    x = np.asarray(x, dtype=float)
-    u = x[1:] - x[:-1] ** 2
-    f = np.sum(100.0 * u**2 + (1.0 - x[:-1]) ** 2)
-    g = np.zeros_like(x)
-    g[:-1] = -400.0 * x[:-1] * u - 2.0 * (1.0 - x[:-1])
-    g[1:] += 200.0 * u
-    return float(f), g
 
 
 # -------------------------------------------------------------------------------- saddle
@@ -102,12 +92,6 @@ def saddle_value_grad(x, y, A, C, D):
     return f, gx, gy
 
 
-def saddle_value_grad_np(x, y, A, C, D):
-    """The numpy reference of :func:`saddle_value_grad`."""
-    f = x @ A @ x / 2 + x @ C @ y - y @ D @ y / 2
-    return float(f), A @ x + C @ y, C.T @ x - D @ y
-
-
 @dataclass(frozen=True)
 class Saddle:
     """The saddle problem of sizes ``nx``, ``ny`` drawn from ``seed``."""
@@ -144,15 +128,6 @@ def beale(x):
     return f, g
 
 
-def beale_np(x):
-    a, b = float(x[0]), float(x[1])
-    terms = np.array([1.5, 2.25, 2.625]) - a + a * b ** np.arange(1, 4)
-    f = float(np.sum(terms**2))
-    da = b ** np.arange(1, 4) - 1.0
-    db = a * np.arange(1, 4) * b ** np.arange(0, 3)
-    return f, np.array([2 * terms @ da, 2 * terms @ db])
-
-
 @njit(cache=True, error_model="numpy")
 def booth(x):
     """Booth's function ``(x0 + 2 x1 - 7)^2 + (2 x0 + x1 - 5)^2``; minimum 0 at (1, 3)."""
@@ -162,9 +137,3 @@ def booth(x):
     g[0] = 2.0 * u + 4.0 * v
     g[1] = 4.0 * u + 2.0 * v
     return u * u + v * v, g
-
-
-def booth_np(x):
-    M = np.array([[1.0, 2.0], [2.0, 1.0]])
-    r = M @ np.asarray(x, dtype=float) - np.array([7.0, 5.0])
-    return float(r @ r), 2 * M.T @ r
