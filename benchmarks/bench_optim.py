@@ -1,23 +1,28 @@
-"""Optimizer benchmarks: the fused RMSprop step against numpy, and against memory bandwidth.
+"""Optimizer benchmarks: the fused RMSprop and Adagrad steps against numpy, and against memory
+bandwidth.
 
 One process, after JIT warm-up; medians over repeats:
 
 - the RMSprop step (Theano form) on one float32 block of 1e6 and 1e7 elements, with
   ``workbench.optim.RMSprop(..., target="parallel")`` (the public ``step`` call, Python
   overhead included), against the numpy expression
-  ``acc = rho*acc + (1-rho)*g*g; p = p - lr*g/np.sqrt(acc + eps)``;
+  ``acc = rho*acc + (1-rho)*g*g; p = p - lr*g/np.sqrt(acc + eps)``; the same for the Adagrad
+  step (torch's defaults, lr_decay 0: ``clr = lr``), ``workbench.optim.Adagrad``, against
+  ``acc = acc + g*g; p = p - lr*(g/(np.sqrt(acc) + eps))``;
 - the step as a fraction of this machine's memory bandwidth, measured in the same run on
   arrays of the same size: the best of a numpy copy ``np.copyto(b, a)`` (2 x nbytes moved)
   and a Numba ``prange`` ``a += s*b`` on the same threads as the parallel target (3 x
-  nbytes), best of repeats. The step moves 20 bytes per element (reads p, g, acc; writes p,
-  acc). At 1e6 elements the arrays (12 MB) fit in this machine's last-level cache, so
+  nbytes), best of repeats. Either step moves 20 bytes per element (reads p, g, acc; writes
+  p, acc). At 1e6 elements the arrays (12 MB) fit in this machine's last-level cache, so
   "bandwidth" there is the cache's; at 1e7 (120 MB) it is the memory's.
 
-Targets at 1e7 elements: at least 0.7 of the bandwidth and 8x the numpy expression.
+Targets for the RMSprop step at 1e7 elements: at least 0.7 of the bandwidth and 8x the numpy
+expression (the Adagrad lines have none).
 
 - one training epoch of the MLP of ``configs/train_mlp.yaml`` (digits, [64, 64, 10], RMSprop,
   batch 64) against the same epoch with the numpy model and numpy RMSprop
-  (``workbench compare``'s reference); both share the seeded minibatches.
+  (``workbench compare``'s reference); both share the seeded minibatches. The same with
+  Adagrad (``optimizer={kind: adagrad}``, its defaults).
 
 Run: ``make bench`` or ``python benchmarks/bench_optim.py [--quick]``.
 """
@@ -35,10 +40,10 @@ from numba import njit, prange
 sys.path.insert(0, str(Path(__file__).parent))
 from _timing import median_time, report  # noqa: E402
 
-from workbench.optim import RMSprop  # noqa: E402
+from workbench.optim import Adagrad, RMSprop  # noqa: E402
 
 QUICK = "--quick" in sys.argv
-BYTES_PER_ELEMENT = 20  # float32 RMSprop: read p, g, acc; write p, acc
+BYTES_PER_ELEMENT = 20  # float32 RMSprop or Adagrad: read p, g, acc; write p, acc
 
 
 @njit(parallel=True, cache=False)
@@ -73,6 +78,7 @@ def bandwidth(n: int, repeats: int) -> tuple[float, str]:
 
 
 LR, RHO, EPS = 1e-3, 0.9, 1e-6
+ADAGRAD_LR, ADAGRAD_EPS = 1e-2, 1e-10  # torch's defaults (and Adagrad's)
 SIZES = (10**6, 10**7)
 
 
@@ -82,15 +88,17 @@ def rmsprop_step() -> None:
         rmsprop_at_size(n, repeats, last=n == SIZES[-1])
 
 
+def adagrad_step() -> None:
+    repeats = 7 if not QUICK else 3
+    for n in SIZES:
+        adagrad_at_size(n, repeats)
+
+
 def rmsprop_at_size(n: int, repeats: int, last: bool) -> None:
     rng = np.random.default_rng(1)
     p = rng.standard_normal(n, dtype=np.float32)
     g = {"w": rng.standard_normal(n, dtype=np.float32)}
     opt = RMSprop({"w": p}, lr=LR, rho=RHO, eps=EPS, target="parallel")
-
-    def ours():
-        opt.step(g)
-
     state = {"p": p.copy(), "acc": np.zeros(n, dtype=np.float32)}
     gw = g["w"]
 
@@ -99,13 +107,39 @@ def rmsprop_at_size(n: int, repeats: int, last: bool) -> None:
         state["p"] = state["p"] - LR * gw / np.sqrt(acc + EPS)
         state["acc"] = acc
 
+    step_at_size("RMSprop", opt, g, numpy_expression, n, repeats, last)
+
+
+def adagrad_at_size(n: int, repeats: int) -> None:
+    rng = np.random.default_rng(1)
+    p = rng.standard_normal(n, dtype=np.float32)
+    g = {"w": rng.standard_normal(n, dtype=np.float32)}
+    opt = Adagrad({"w": p}, lr=ADAGRAD_LR, eps=ADAGRAD_EPS, target="parallel")
+    state = {"p": p.copy(), "acc": np.zeros(n, dtype=np.float32)}
+    gw = g["w"]
+
+    def numpy_expression():
+        acc = state["acc"] + gw * gw
+        state["p"] = state["p"] - ADAGRAD_LR * (gw / (np.sqrt(acc) + ADAGRAD_EPS))
+        state["acc"] = acc
+
+    step_at_size("Adagrad", opt, g, numpy_expression, n, repeats, last=False)
+
+
+def step_at_size(name: str, opt, g, numpy_expression, n: int, repeats: int, last: bool) -> None:
+    """Time ``opt.step(g)`` against ``numpy_expression`` and against the bandwidth; ``last``:
+    print the targets line (RMSprop at the largest size)."""
+
+    def ours():
+        opt.step(g)
+
     t_ours = median_time(ours, repeats=repeats, number=20 if n <= 10**6 else 3)
     t_best = best_time(ours, repeats)
     t_numpy = median_time(numpy_expression, repeats=repeats if n <= 10**6 else 3)
     bw, how = bandwidth(n, repeats=repeats * 2)
     moved = BYTES_PER_ELEMENT * n
     frac, frac_best = moved / t_ours / bw, moved / t_best / bw
-    report(f"RMSprop step, {n:.0e} float32, parallel vs numpy expression", t_ours, t_numpy)
+    report(f"{name} step, {n:.0e} float32, parallel vs numpy expression", t_ours, t_numpy)
     print(
         f"    {moved / t_ours / 1e9:6.1f} GB/s (median; best {moved / t_best / 1e9:.1f}) "
         f"= {frac:.2f} of bandwidth (best {frac_best:.2f}); "
@@ -120,12 +154,14 @@ def rmsprop_at_size(n: int, repeats: int, last: bool) -> None:
         )
 
 
-def mlp_epoch() -> None:
+def mlp_epoch(optimizer: str = "RMSprop", overrides: tuple[str, ...] = ()) -> None:
+    """One epoch of ``configs/train_mlp.yaml`` (its RMSprop, or the optimizer the
+    ``overrides`` give, named ``optimizer``) against the numpy model and update."""
     from workbench.config import resolve
     from workbench.experiments import train
 
     root = Path(__file__).resolve().parents[1]
-    cfg = resolve(root / "configs/train_mlp.yaml", ["training.epochs=1"])
+    cfg = resolve(root / "configs/train_mlp.yaml", ["training.epochs=1", *overrides])
     problem = train.make_problem(cfg)
 
     def ours():
@@ -136,10 +172,13 @@ def mlp_epoch() -> None:
 
     a, b = ours()[2]["batch_loss"], reference()[2]["batch_loss"]
     rel = float(np.max(np.abs(a - b) / np.abs(b)))
-    print(f"MLP epoch ({problem.steps_per_epoch} minibatches): max rel diff of losses {rel:.1e}")
+    print(
+        f"MLP epoch ({problem.steps_per_epoch} minibatches, {optimizer}): max rel diff of "
+        f"losses {rel:.1e}"
+    )
     repeats = 3 if QUICK else 9
     report(
-        "  one MLP epoch (digits, RMSprop) vs numpy model + update",
+        f"  one MLP epoch (digits, {optimizer}) vs numpy model + update",
         median_time(ours, repeats=repeats),
         median_time(reference, repeats=repeats),
     )
@@ -149,7 +188,9 @@ def main() -> None:
     t = time.perf_counter()
     print(f"threads: {numba.get_num_threads()} (numba {numba.__version__}, numpy {np.__version__})")
     rmsprop_step()
+    adagrad_step()
     mlp_epoch()
+    mlp_epoch("Adagrad", ("optimizer={kind: adagrad}",))
     print(f"(benchmark took {time.perf_counter() - t:.0f} s)")
 
 

@@ -6,11 +6,16 @@ Add a public function here when it is written, so the standard holds from now on
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 import re
 
 import pytest
+
+from workbench.optim import RULES, optimizer_class
+from workbench.optim.optimizers import _numpydoc
+from workbench.optim.registry import REQUIRED
 
 #: module -> public names whose docstrings must have the sections
 PUBLIC = {
@@ -75,7 +80,16 @@ PUBLIC = {
         "state_from_arrays",
         "Run.optimizer_state",
     ],
-    "workbench.optim": ["chain", "scale", "clip_value", "clip_norm"],
+    "workbench.optim": [
+        "chain",
+        "scale",
+        "clip_value",
+        "clip_norm",
+        "RMSprop",
+        "SGD",
+        "Adam",
+        "Adagrad",
+    ],
     "workbench.models.reference": [
         "arm_rhs_interp",
         "arm_dynamics",
@@ -87,6 +101,18 @@ PUBLIC = {
         "saddle_value_grad",
         "beale",
         "booth",
+    ],
+    "workbench.config": [
+        "ConfigError",
+        "resolve",
+        "resolve_dict",
+        "dump_resolved",
+        "split_sweep",
+        "load_file",
+        "load_yaml",
+        "limit",
+        "parse_override",
+        "apply_overrides",
     ],
     "workbench.sweeps": [
         "plan",
@@ -158,3 +184,57 @@ def test_documented_parameters_exist():
                 if listed and listed not in actual:
                     stale.append(f"{module}.{name}: {listed}")
     assert not stale, "documented parameters that the function does not have: " + ", ".join(stale)
+
+
+def _entries(doc: str, title: str) -> dict[str, tuple[str, str]]:
+    """The entries of numpydoc section ``title`` of ``doc``: name -> (type, description)."""
+    match = re.search(rf"^{title}\n-+\n(.*?)(?:^\w[\w ]*\n-+\n|\Z)", doc, re.M | re.S)
+    assert match, f"no {title} section"
+    entries: dict[str, list[str]] = {}
+    for line in match.group(1).splitlines():
+        if line and not line[0].isspace():
+            name, _, type_ = line.partition(" : ")
+            entries[name] = [type_, ""]
+        elif line.strip():
+            entries[name][1] += " " + line.strip()
+    return {k: (t, d.strip()) for k, (t, d) in entries.items()}
+
+
+@pytest.mark.parametrize("kind", sorted(RULES))
+def test_optimizer_docstrings_list_their_rules_options(kind):
+    """An optimizer class's Parameters section is its constructor, made from its update rule:
+    every option of the rule, in order, with its type, default and description, between
+    ``params`` and ``target``; the Attributes section names every option too. The class's own
+    summary stays in front."""
+    r = RULES[kind]
+    cls = optimizer_class(kind)
+    doc = inspect.getdoc(cls)
+    assert doc.splitlines()[0] != f"The {r.title} optimizer.", "the hand-written summary is lost"
+    params = _entries(doc, "Parameters")
+    assert list(params) == ["params", *r.option_names, "target"]
+    assert list(params) == list(inspect.signature(cls).parameters)
+    for o in r.options:
+        type_, text = params[o.name]
+        assert o.description, f"{kind}.{o.name} has no description in the registry"
+        assert " ".join(o.description.split()) in text, f"{kind}.{o.name}: {text!r}"
+        if o.default is REQUIRED:
+            assert "default" not in type_ and text.startswith("Required."), (kind, o.name)
+        else:
+            assert type_.endswith(f", default {o.default!r}"), f"{kind}.{o.name}: {type_!r}"
+            assert inspect.signature(cls).parameters[o.name].default == o.default
+    assert params["target"][0].endswith("default 'auto'")
+    attributes = _entries(doc, "Attributes")
+    listed = {n.strip() for name in attributes for n in name.split(",")}
+    assert set(r.option_names) <= listed
+    assert {"params", "target", "block_targets", "step_count", "state"} <= listed
+
+
+def test_every_option_needs_a_description():
+    adagrad = RULES["adagrad"]
+    bare = tuple(
+        dataclasses.replace(o, description=None) if o.name == "eps" else o for o in adagrad.options
+    )
+    with pytest.raises(ValueError, match="eps"):
+        dataclasses.replace(adagrad, options=bare)
+    with pytest.raises(TypeError, match="made from the update rule"):
+        _numpydoc("Summary.\n\nParameters\n----------\nlr : float\n    Hand-written.", adagrad)

@@ -89,7 +89,18 @@ LIMITS = {"WORKBENCH_MAX_CONFIG_BYTES": 1 << 20, "WORKBENCH_MAX_CONFIG_VALUES": 
 
 
 def limit(name: str) -> int:
-    """The limit ``name`` (see :data:`LIMITS`), from the environment if set there."""
+    """The limit ``name``, from the environment where it is set there.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`LIMITS`.
+
+    Returns
+    -------
+    int
+        The environment variable's value, or the default of :data:`LIMITS`.
+    """
     text = os.environ.get(name)
     if text is None:
         return LIMITS[name]
@@ -101,8 +112,26 @@ def limit(name: str) -> int:
 
 
 def load_yaml(text: str, *, file: str | os.PathLike[str] | None = None) -> Any:
-    """Parse YAML ``text`` with :class:`Loader`; a syntax error is a :class:`ConfigError`, and
-    so is a document that expands (through aliases) to more values than the limit."""
+    """Parse YAML text as experiment files are parsed (:class:`Loader`).
+
+    Parameters
+    ----------
+    text : str
+        The YAML document.
+    file : str or path-like, optional
+        Where the text came from, only used in messages.
+
+    Returns
+    -------
+    object
+        The document (None for an empty one).
+
+    Raises
+    ------
+    ConfigError
+        For a syntax error, a Python tag, a duplicate key, or a document that expands (through
+        aliases) to more values than ``WORKBENCH_MAX_CONFIG_VALUES``.
+    """
     loader = Loader(text)  # a SafeLoader subclass
     try:
         node = loader.get_single_node()
@@ -151,7 +180,25 @@ def _check_expansion(root: yaml.Node, most: int, file) -> None:
 
 
 def load_file(path: str | os.PathLike[str]) -> dict:
-    """The top-level mapping of the YAML file at ``path`` (a fresh copy each call)."""
+    """The top-level mapping of an experiment file, read within the size limit.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The YAML file.
+
+    Returns
+    -------
+    dict
+        The file's mapping: a fresh copy each call (the parsed file is cached, keyed on its
+        modification time and size).
+
+    Raises
+    ------
+    ConfigError
+        For a missing, unreadable, oversized or non-UTF-8 file, bad YAML, or a top level
+        that is not a mapping.
+    """
     p = Path(path)
     try:
         st = p.stat()

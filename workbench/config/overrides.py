@@ -17,9 +17,22 @@ __all__ = ["apply_overrides", "parse_override"]
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
-    """``"solver.rtol=1e-8"`` -> ``(["solver", "rtol"], 1e-8)``; the value is parsed as YAML.
+    """Split an override into its key path and its value.
 
+    ``"solver.rtol=1e-8"`` gives ``(["solver", "rtol"], 1e-8)``; the value is parsed as YAML.
     An empty value (``name=``) is the empty string; write ``key=null`` for None.
+
+    Parameters
+    ----------
+    text : str
+        ``KEY=VALUE``, the key dotted.
+
+    Returns
+    -------
+    path : list of str
+        The key path.
+    value : object
+        The parsed value (a fresh copy each call).
     """
     path, value = _parse_override_cached(text)
     return list(path), copy.deepcopy(value)
@@ -52,6 +65,18 @@ def apply_overrides(raw: dict, overrides: Iterable[str]) -> dict:
     replaces the section with ``{"kind": new}`` so it gets the new kind's defaults; the other
     overrides of that section given anywhere on the command line are then applied again, in
     order. Setting ``kind`` to the kind the section already has keeps the section as it is.
+
+    Parameters
+    ----------
+    raw : dict
+        A loaded experiment file (not changed).
+    overrides : iterable of str
+        ``KEY=VALUE`` overrides.
+
+    Returns
+    -------
+    dict
+        The overridden mapping.
     """
     out = copy.deepcopy(raw)
     parsed = [parse_override(text) + (text,) for text in overrides]

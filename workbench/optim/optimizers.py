@@ -26,13 +26,14 @@ copies the parameters back into the caller's arrays).
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Mapping
 
 import numpy as np
 
 from ..targets import TARGETS, TargetError, choose_target
 from . import _kernels
-from .registry import REQUIRED, RULES, UpdateRule, rule
+from .registry import REQUIRED, RULES, Option, UpdateRule, rule
 
 __all__ = [
     "PARALLEL_MIN_SIZE",
@@ -98,9 +99,95 @@ def _check_params(params) -> dict[str, np.ndarray]:
     return out
 
 
+def _option_type(o: Option) -> str:
+    """An option's numpydoc type, with its default (none for a required one)."""
+    kind = {bool: "bool", float: "float", "pair": "tuple of float"}[o.type]
+    if o.default is REQUIRED:
+        return kind
+    return f"{kind}, default {o.default!r}"
+
+
+def _bounds(o: Option) -> list[str]:
+    """The values the constructor accepts, as the words of a sentence (none for a bool); a
+    bound is one word, never broken across lines."""
+    if o.type is bool:
+        return []
+    if math.isfinite(o.high):
+        values = ["in", f"[{o.low:g}, {o.high:g}{')' if o.open_high else ']'}."]
+    else:
+        values = [f">= {o.low:g}."]
+    return ["Each", "must", "be", *values] if o.type == "pair" else ["Must", "be", *values]
+
+
+def _wrap(words: list[str], width: int = 92, indent: str = "    ") -> list[str]:
+    """``words`` as indented lines of at most ``width`` characters (a word is never split)."""
+    lines, line = [], indent
+    for word in words:
+        if line.strip() and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = indent
+        line += (" " if line.strip() else "") + word
+    return [*lines, line]
+
+
+def _numpydoc(summary: str | None, r: UpdateRule) -> str:
+    """A class docstring for update rule ``r``: ``summary`` (the class's own docstring: its
+    summary line and formulas) followed by numpydoc Parameters and Attributes sections made
+    from the rule's options, so that they list exactly the constructor's arguments."""
+    summary = inspect.cleandoc(summary) if summary else f"The {r.title} optimizer."
+    if "\nParameters\n---" in summary or "\nAttributes\n---" in summary:
+        raise TypeError(
+            f"{r.title}: write only the summary and formulas in the docstring; the Parameters "
+            "and Attributes sections are made from the update rule's options"
+        )
+    lines = [
+        summary,
+        "",
+        "Parameters",
+        "----------",
+        "params : mapping of str to numpy.ndarray",
+        "    The parameter blocks by name: float32 or float64 arrays of any shape (0-d and",
+        "    empty included; the blocks may mix the two dtypes), C-contiguous, writeable and",
+        "    not sharing memory. They are updated in place by :meth:`step` (on the cuda target",
+        "    the copies on the GPU are; :meth:`params_to_host` copies them back).",
+    ]
+    for o in r.options:
+        text = o.description.strip()
+        if o.default is REQUIRED:
+            text = "Required. " + text
+        lines.append(f"{o.name} : {_option_type(o)}")
+        lines += _wrap(text.split() + _bounds(o))
+    lines += [
+        "target : {'auto', 'cpu', 'parallel', 'cuda'}, default 'auto'",
+        "    Where the kernels run: ``'cpu'`` (one core), ``'parallel'`` (numba's threads),",
+        "    ``'auto'`` (per block: parallel from :data:`PARALLEL_MIN_SIZE` elements, else cpu)",
+        "    or ``'cuda'`` (parameters and state stay on the GPU; a ``TargetError`` when no GPU",
+        "    is usable).",
+        "",
+        "Attributes",
+        "----------",
+        "params : dict of str to numpy.ndarray",
+        "    The caller's arrays, by name.",
+        "target : str",
+        "    The target asked for (lower case).",
+        "block_targets : dict of str to str",
+        "    The kernel each block runs on (``'cpu'``, ``'parallel'`` or ``'cuda'``).",
+        "step_count : int",
+        "    The steps taken.",
+        "state : dict of str to dict of str to array",
+        "    The state arrays by block and name, shaped like the params (live views: numpy",
+        "    arrays, or device arrays on the cuda target).",
+        f"{', '.join(r.option_names)}",
+        "    The hyperparameters (as in Parameters); they may be changed between steps and are",
+        "    checked again at the next :meth:`step`.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 class Optimizer:
     """The machinery shared by the optimizers: a subclass is its update rule (``rule``, an
-    entry of :data:`.registry.RULES`) and a docstring.
+    entry of :data:`.registry.RULES`) and a docstring (its summary and formulas; the numpydoc
+    Parameters and Attributes sections are added from the rule's options).
 
     ``Cls(params, *options, target="auto")``: the options are the rule's, in its order, with
     its defaults (``inspect.signature(Cls)`` shows them).
@@ -134,6 +221,7 @@ class Optimizer:
         ]
         parameters.append(P("target", P.POSITIONAL_OR_KEYWORD, default="auto"))
         cls.__signature__ = inspect.Signature(parameters)
+        cls.__doc__ = _numpydoc(cls.__dict__.get("__doc__"), r)
         _CLASSES[r.kind] = cls
 
     def __init__(self, *args, **kwargs):
@@ -454,8 +542,7 @@ def optimizer_class(kind: str) -> type[Optimizer]:
 
 
 class RMSprop(Optimizer):
-    """RMSprop with persistent state; Theano's form by default, PyTorch's with
-    ``eps_in_sqrt=False``.
+    """RMSprop with persistent state: Theano's form, or PyTorch's with ``eps_in_sqrt=False``.
 
     Per element, in the parameter's dtype (hyperparameters cast to it; float32 parameters get
     float32 state and arithmetic)::
@@ -498,11 +585,10 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam, as torch's single-tensor, non-capturable ``torch.optim.Adam`` (L2 weight decay,
-    optional AMSGrad).
+    """Adam, as torch's single-tensor, non-capturable ``torch.optim.Adam``.
 
-    At step t (1, 2, ...), per element, in the parameter's dtype (the scalars computed in
-    Python floats, then cast)::
+    With L2 weight decay and optional AMSGrad. At step t (1, 2, ...), per element, in the
+    parameter's dtype (the scalars computed in Python floats, then cast)::
 
         g = g + weight_decay * p                               (when weight_decay != 0)
         exp_avg = beta1 * exp_avg + (1 - beta1) * g

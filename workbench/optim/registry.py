@@ -6,9 +6,10 @@ An entry holds everything the package knows about an update rule:
 * ``element``: the element function of :mod:`._kernels` (``*_at(i, p, g, ...)``), the one
   place its formulas are written; the cpu and parallel loops (:mod:`._loop`, instantiated by
   :func:`._kernels.loop`) and the CUDA kernel (:mod:`._cuda`) are made from it;
-* ``options``: the constructor's hyperparameters, in order, with defaults and checks
-  (:class:`Option`), which :class:`~workbench.optim.Optimizer` and the ``train`` config
-  sections are made from;
+* ``options``: the constructor's hyperparameters, in order, with defaults, checks and
+  descriptions (:class:`Option`), which :class:`~workbench.optim.Optimizer` (its signature
+  and the numpydoc Parameters section of its docstring) and the ``train`` config sections
+  are made from;
 * ``states``: the state arrays (:class:`State`): names, the option that switches each on, its
   initial value;
 * ``scalars(hp, t)``: the per-step scalar arguments of the element function, computed in
@@ -24,8 +25,9 @@ The element function's arguments are ``(i, p, g, *state arrays, *scalars, *flags
 
 Adding an optimizer: its element function in :mod:`._kernels`, its numpy class in
 :mod:`.reference`, an entry here, and a class in :mod:`.optimizers` (``class X(Optimizer):
-rule = RULES["x"]``, the docstring its formulas); the kernels, the ``train`` config section
-and ``build`` follow.
+rule = RULES["x"]``, the docstring its summary and formulas: the Parameters and Attributes
+sections are made from the options); the kernels, the ``train`` config section and ``build``
+follow.
 """
 
 from __future__ import annotations
@@ -62,7 +64,10 @@ class Option:
     ``open_high``), ``bool`` or ``"pair"`` (two such numbers, Adam's ``betas``).
     ``config`` holds the pydantic ``Field`` bounds of its ``train`` config key (stricter than
     the constructor's: a config's ``lr`` must be > 0), ``config_default`` the config's
-    default where it differs, ``in_config=False`` leaves it out of the config section."""
+    default where it differs, ``in_config=False`` leaves it out of the config section.
+    ``description``: what it means, one or two sentences (every option of a rule has one: the
+    optimizer class's Parameters section and the config key's description are made from
+    it; its type, default and bounds are added there from the other fields)."""
 
     name: str
     default: Any = REQUIRED
@@ -154,6 +159,12 @@ class UpdateRule:
         for s in self.states:
             if s.when is not None and s.when not in self.option_names:
                 raise ValueError(f"{self.kind}: state {s.name!r} is switched by no option")
+        undescribed = [o.name for o in self.options if not o.description]
+        if undescribed:
+            raise ValueError(
+                f"{self.kind}: options without a description (the class's docstring lists "
+                f"them): {', '.join(undescribed)}"
+            )
 
     @property
     def option_names(self) -> tuple[str, ...]:
@@ -232,6 +243,8 @@ def _adagrad_scalars(hp, t):
     return (clr, float(hp["eps"]), float(hp["weight_decay"]))
 
 
+_LR = "The learning rate: the step size multiplying the update."
+_WEIGHT_DECAY = "L2 penalty: ``weight_decay * p`` is added to the gradient before the update."
 _POSITIVE = {"gt": 0}
 _NONNEGATIVE = {"ge": 0}
 _UNIT = {"ge": 0, "lt": 1}
@@ -244,18 +257,44 @@ RULES: dict[str, UpdateRule] = {
             title="RMSprop",
             element=_kernels.rmsprop_at,
             options=(
-                Option("lr", 1e-3, config=_POSITIVE),
-                Option("rho", 0.9, high=1.0, config=_UNIT),
-                Option("eps", 1e-6, config=_POSITIVE),
+                Option("lr", 1e-3, config=_POSITIVE, description=_LR),
+                Option(
+                    "rho",
+                    0.9,
+                    high=1.0,
+                    config=_UNIT,
+                    description="Decay rate of the running average of squared gradients "
+                    "``square_avg`` (torch's ``alpha``, Theano's ``decay``).",
+                ),
+                Option(
+                    "eps",
+                    1e-6,
+                    config=_POSITIVE,
+                    description="Added to the average (inside the square root) or to its "
+                    "square root (see ``eps_in_sqrt``), for numerical stability.",
+                ),
                 Option(
                     "eps_in_sqrt",
                     True,
                     bool,
-                    description="Theano's sqrt(acc + eps); false: PyTorch's",
+                    description="True: Theano's ``sqrt(avg + eps)``; false: PyTorch's "
+                    "``sqrt(avg) + eps``.",
                 ),
-                Option("centered", False, bool),
-                Option("momentum", 0.0, config=_NONNEGATIVE),
-                Option("weight_decay", 0.0, config=_NONNEGATIVE),
+                Option(
+                    "centered",
+                    False,
+                    bool,
+                    description="Divide by an estimate of the gradient's variance, "
+                    "``square_avg - grad_avg**2``, instead of ``square_avg`` (keeps a "
+                    "``grad_avg`` state array).",
+                ),
+                Option(
+                    "momentum",
+                    0.0,
+                    config=_NONNEGATIVE,
+                    description="Momentum factor; > 0 keeps a ``momentum_buffer`` state array.",
+                ),
+                Option("weight_decay", 0.0, config=_NONNEGATIVE, description=_WEIGHT_DECAY),
             ),
             states=(
                 State("square_avg"),
@@ -272,11 +311,29 @@ RULES: dict[str, UpdateRule] = {
             title="SGD",
             element=_kernels.sgd_at,
             options=(
-                Option("lr", REQUIRED, config=_POSITIVE, config_default=0.01),
-                Option("momentum", 0.0, config=_NONNEGATIVE),
-                Option("dampening", 0.0, config={"ge": 0, "le": 1}),
-                Option("nesterov", False, bool),
-                Option("weight_decay", 0.0, config=_NONNEGATIVE),
+                Option("lr", REQUIRED, config=_POSITIVE, config_default=0.01, description=_LR),
+                Option(
+                    "momentum",
+                    0.0,
+                    config=_NONNEGATIVE,
+                    description="Momentum factor; > 0 keeps a ``momentum_buffer`` state "
+                    "array, set to the gradient at its first step.",
+                ),
+                Option(
+                    "dampening",
+                    0.0,
+                    config={"ge": 0, "le": 1},
+                    description="Dampening of momentum: after the first step the buffer adds "
+                    "``(1 - dampening) * g``.",
+                ),
+                Option(
+                    "nesterov",
+                    False,
+                    bool,
+                    description="Nesterov momentum: the step is ``g + momentum * "
+                    "momentum_buffer`` (needs momentum > 0 and zero dampening).",
+                ),
+                Option("weight_decay", 0.0, config=_NONNEGATIVE, description=_WEIGHT_DECAY),
             ),
             states=(State("momentum_buffer", when="momentum", lazy=True),),
             scalars=_sgd_scalars,
@@ -290,11 +347,39 @@ RULES: dict[str, UpdateRule] = {
             title="Adam",
             element=_kernels.adam_at,
             options=(
-                Option("lr", 1e-3, config=_POSITIVE),
-                Option("betas", (0.9, 0.999), "pair", high=1.0, open_high=True, config=_UNIT),
-                Option("eps", 1e-8, config=_POSITIVE),
-                Option("weight_decay", 0.0, config=_NONNEGATIVE),
-                Option("amsgrad", False, bool, in_config=False),
+                Option("lr", 1e-3, config=_POSITIVE, description=_LR),
+                Option(
+                    "betas",
+                    (0.9, 0.999),
+                    "pair",
+                    high=1.0,
+                    open_high=True,
+                    config=_UNIT,
+                    description="``(beta1, beta2)``: decay rates of the running averages of "
+                    "the gradient (``exp_avg``) and of its square (``exp_avg_sq``).",
+                ),
+                Option(
+                    "eps",
+                    1e-8,
+                    config=_POSITIVE,
+                    description="Added to the bias-corrected square root of the second "
+                    "moment, for numerical stability.",
+                ),
+                Option(
+                    "weight_decay",
+                    0.0,
+                    config=_NONNEGATIVE,
+                    description="L2 penalty: ``weight_decay * p`` is added to the gradient "
+                    "(as torch's Adam; not AdamW's decoupled decay).",
+                ),
+                Option(
+                    "amsgrad",
+                    False,
+                    bool,
+                    in_config=False,
+                    description="AMSGrad: divide by the running maximum of ``exp_avg_sq`` "
+                    "(keeps a ``max_exp_avg_sq`` state array).",
+                ),
             ),
             states=(State("exp_avg"), State("exp_avg_sq"), State("max_exp_avg_sq", "amsgrad")),
             scalars=_adam_scalars,
@@ -307,11 +392,27 @@ RULES: dict[str, UpdateRule] = {
             title="Adagrad",
             element=_kernels.adagrad_at,
             options=(
-                Option("lr", 1e-2, config=_POSITIVE),
-                Option("lr_decay", 0.0, config=_NONNEGATIVE),
-                Option("weight_decay", 0.0, config=_NONNEGATIVE),
-                Option("initial_accumulator_value", 0.0, config=_NONNEGATIVE),
-                Option("eps", 1e-10, config=_POSITIVE),
+                Option("lr", 1e-2, config=_POSITIVE, description=_LR),
+                Option(
+                    "lr_decay",
+                    0.0,
+                    config=_NONNEGATIVE,
+                    description="Learning-rate decay: step t (1, 2, ...) uses ``lr / (1 + "
+                    "(t - 1) * lr_decay)``.",
+                ),
+                Option("weight_decay", 0.0, config=_NONNEGATIVE, description=_WEIGHT_DECAY),
+                Option(
+                    "initial_accumulator_value",
+                    0.0,
+                    config=_NONNEGATIVE,
+                    description="The starting value of ``sum``, the accumulated squared gradients.",
+                ),
+                Option(
+                    "eps",
+                    1e-10,
+                    config=_POSITIVE,
+                    description="Added to ``sqrt(sum)``, for numerical stability.",
+                ),
             ),
             states=(State("sum", initial="initial_accumulator_value"),),
             scalars=_adagrad_scalars,
