@@ -10,10 +10,14 @@ STAMP  := $(VENV)/.installed-py$(PYVER)
 run: $(STAMP)
 	$(VENV)/bin/workbench run configs/arm.yaml
 
+# The tests run in TEST_WORKERS processes (pytest-xdist), a test file to a process: most of
+# their time is Numba compiling, one core per compilation, so two processes take about half.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(PY) -m pytest -q tests --ignore=tests/cuda
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile tests --ignore=tests/cuda
 	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest -q tests/cuda
 
 # On a machine with an NVIDIA GPU: the PTX checks, the CUDA tests on the device, then the batch
