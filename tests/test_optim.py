@@ -201,11 +201,14 @@ def test_adam_hyperparameters_changed_between_steps():
     assert_close(params, ref_params, np.float64)
 
 
-def test_sgd_momentum_changed_from_zero_starts_a_buffer_as_torch():
-    """A momentum buffer made by a later step starts as that step's gradient."""
+@pytest.mark.parametrize("dampening", [0.0, 0.5])
+def test_sgd_momentum_changed_from_zero_starts_a_buffer_as_torch(dampening):
+    """A momentum buffer made by a later step starts as that step's gradient (undamped: with
+    dampening, a buffer read as zeros would give another number)."""
     params = make_params(np.float64)
     ref_params = copies(params)
-    opt, ref = SGD(params, lr=0.1, target="cpu"), NumpySGD(ref_params, lr=0.1)
+    opt = SGD(params, lr=0.1, dampening=dampening, target="cpu")
+    ref = NumpySGD(ref_params, lr=0.1, dampening=dampening)
     for i, grads in enumerate(grad_stream(params, 10)):
         if i == 4:
             opt.momentum = ref.momentum = 0.9

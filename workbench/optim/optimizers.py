@@ -249,7 +249,12 @@ class Optimizer:
             self._d_params = {n: _cuda.to_device(p.reshape(-1)) for n, p in self.params.items()}
             self._d_grads: dict = {}
         self._state: dict[str, dict] = {name: {} for name in self.params}
-        self._ensure_state()
+        self._launchers = {name: self._launcher(name) for name in self.params}
+        self._flat_params = {
+            n: self._d_params[n] if self._cuda is not None else p.reshape(-1)
+            for n, p in self.params.items()
+        }
+        self._configure()
 
     # ------------------------------------------------------------------ the update rule
     def _state_keys(self) -> tuple[str, ...]:
@@ -262,25 +267,38 @@ class Optimizer:
         for h, v in self.rule.validate(self.hyperparameter_values()).items():
             setattr(self, h, v)
 
-    def _before_step(self) -> None:
-        """The scalars and flags shared by the blocks, for this step."""
+    def _configure(self) -> None:
+        """What the hyperparameters decide: they are checked, the state arrays they need are
+        made, and the flags and the arrays each block passes are chosen. Runs when they have
+        changed since the last step (the key is their values), not at every step."""
+        self._validate()
+        self._ensure_state()
         hp = self.hyperparameter_values()
         rule = self.rule
-        self._scalars = rule.scalars(hp, self.step_count + 1)
-        self._cast_scalars: dict = {}  # by dtype
+        self._hp, self._hp_key = hp, tuple(hp.values())
         self._flags = rule.flags(hp)
-        on = {s.name: s.on(hp) for s in rule.states}
-        self._arrays = [s.name if on[s.name] else None for s in rule.states]  # None: off
-        self._lazy_on = [s.name for s in rule.states if s.lazy and on[s.name]]
-        if self._lazy_on:  # the loop flags depend on the block
-            fresh = self._fresh
+        self._on = {s.name: s.on(hp) for s in rule.states}
+        self._arrays = [s.name if self._on[s.name] else None for s in rule.states]  # None: off
+        self._lazy_on = [s.name for s in rule.states if s.lazy and self._on[s.name]]
+        # the loop flags once no lazy state array is fresh (always, past the first step)
+        self._settled_loop_flags = rule.loop_flag_values(self._on, lambda state: False)
+
+    def _before_step(self) -> None:
+        """The scalars and flags shared by the blocks, for this step."""
+        if tuple(getattr(self, h) for h in self.hyperparameters) != self._hp_key:
+            self._configure()
+        self._scalars = self.rule.scalars(self._hp, self.step_count + 1)
+        self._cast_scalars: dict = {}  # by dtype
+        fresh = self._fresh
+        if self._lazy_on and fresh:  # the loop flags depend on the block
             self._loop_flags = {
-                name: rule.loop_flag_values(on, lambda state, n=name: (n, state) in fresh)
+                name: self.rule.loop_flag_values(
+                    self._on, lambda state, n=name: (n, state) in fresh
+                )
                 for name in self.params
             }
         else:
-            flags = rule.loop_flag_values(on, lambda state: False)
-            self._loop_flags = dict.fromkeys(self.params, flags)
+            self._loop_flags = None
 
     def _update(self, name: str, p, g, st: dict, launch) -> None:
         """One block's update: ``launch(kind, *args)`` runs the kernel on this block's target."""
@@ -289,9 +307,13 @@ class Optimizer:
         scalars = self._cast_scalars.get(p.dtype)
         if scalars is None:
             scalars = self._cast_scalars[p.dtype] = _cast(p.dtype, *self._scalars)
-        launch(self.kind, p, g, *arrays, *scalars, *self._flags, *self._loop_flags[name])
-        for state in self._lazy_on:
-            self._fresh.discard((name, state))
+        loop_flags = (
+            self._settled_loop_flags if self._loop_flags is None else self._loop_flags[name]
+        )
+        launch(self.kind, p, g, *arrays, *scalars, *self._flags, *loop_flags)
+        if self._fresh:
+            for state in self._lazy_on:
+                self._fresh.discard((name, state))
 
     def _after_step(self) -> None:
         pass
@@ -411,12 +433,9 @@ class Optimizer:
         the same names, shapes and dtypes as the params; on the cuda target host or device
         arrays)."""
         flat_grads = self.check_grads(grads)
-        self._validate()  # the hyperparameters may have been changed since the last step
-        self._before_step()
-        self._ensure_state()
+        self._before_step()  # checks the hyperparameters again if they have been changed
         for name, g in flat_grads.items():
-            p = self._d_params[name] if self._cuda is not None else self.params[name].reshape(-1)
-            self._update(name, p, g, self._state[name], self._launcher(name))
+            self._update(name, self._flat_params[name], g, self._state[name], self._launchers[name])
         self.step_count += 1
         self._after_step()
 
@@ -516,7 +535,7 @@ class Optimizer:
         self.step_count = int(state_dict["step"])
         self._state = new_state
         self._fresh = set()
-        self._ensure_state()
+        self._configure()
 
     def __repr__(self) -> str:
         hp = ", ".join(f"{h}={v!r}" for h, v in self.hyperparameter_values().items())
