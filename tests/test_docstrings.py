@@ -6,10 +6,12 @@ Add a public function here when it is written, so the standard holds from now on
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import importlib
 import inspect
 import re
+from pathlib import Path
 
 import pytest
 
@@ -238,3 +240,116 @@ def test_every_option_needs_a_description():
         dataclasses.replace(adagrad, options=bare)
     with pytest.raises(TypeError, match="made from the update rule"):
         _numpydoc("Summary.\n\nParameters\n----------\nlr : float\n    Hand-written.", adagrad)
+
+
+# ------------------------------------------------------------- every public definition has one
+
+PACKAGE = Path(__file__).resolve().parents[1] / "workbench"
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _definitions(nodes):
+    """The function and class definitions among ``nodes`` and inside their compound
+    statements (``if``, ``try``, ``with``...), but not inside the definitions themselves."""
+    for node in nodes:
+        if isinstance(node, _DEFINITIONS):
+            yield node
+        elif isinstance(node, (ast.stmt, ast.excepthandler, ast.match_case)):
+            yield from _definitions(ast.iter_child_nodes(node))
+
+
+def _undocumented(package: Path) -> list[str]:
+    """``path:line: name`` of every public definition without a docstring in the public
+    modules of ``package``.
+
+    A module is public when no component of its path (from the package's folder) starts with
+    ``_``, ``__init__.py`` excepted; a definition is public when its name does not start with
+    ``_`` and it sits at a module's top level or in a public class (methods, properties and
+    nested classes). Functions defined inside functions are not counted.
+    """
+    missing = []
+
+    def visit(body, prefix: str, where: str) -> None:
+        for node in _definitions(body):
+            if node.name.startswith("_"):
+                continue
+            name = prefix + node.name
+            if ast.get_docstring(node) is None:
+                missing.append(f"{where}:{node.lineno}: {name}")
+            if isinstance(node, ast.ClassDef):
+                visit(node.body, f"{name}.", where)
+
+    for path in sorted(package.rglob("*.py")):
+        rel = path.relative_to(package.parent)
+        if any(part.startswith("_") and part != "__init__.py" for part in rel.parts):
+            continue
+        visit(ast.parse(path.read_text(encoding="utf-8")).body, "", rel.as_posix())
+    return missing
+
+
+def test_every_public_definition_has_a_docstring():
+    missing = _undocumented(PACKAGE)
+    listing = "\n".join(missing)
+    assert not missing, f"{len(missing)} public definition(s) without a docstring:\n{listing}"
+
+
+def test_undocumented_finds_what_it_should(tmp_path):
+    """The scan itself, on a small package: what counts as public, and what does not."""
+    pkg = tmp_path / "pkg"
+    (pkg / "_private").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("def exported():\n    pass\n")
+    (pkg / "_helpers.py").write_text("def helper():\n    pass\n")
+    (pkg / "_private" / "mod.py").write_text("def hidden():\n    pass\n")
+    (pkg / "mod.py").write_text(
+        '''
+def documented():
+    """Yes."""
+
+    def inner():  # a nested function: not counted
+        pass
+
+
+def bare(x):
+    return x
+
+
+class Public:
+    def method(self):
+        pass
+
+    @property
+    def prop(self):
+        return 1
+
+    def _private(self):
+        pass
+
+    def __repr__(self):
+        return ""
+
+    class Nested:
+        """Yes."""
+
+        def deep(self):
+            pass
+
+
+class _Hidden:
+    def method(self):
+        pass
+
+
+if True:
+    def conditional():
+        pass
+'''
+    )
+    assert _undocumented(pkg) == [
+        "pkg/__init__.py:1: exported",
+        "pkg/mod.py:9: bare",
+        "pkg/mod.py:13: Public",
+        "pkg/mod.py:14: Public.method",
+        "pkg/mod.py:18: Public.prop",
+        "pkg/mod.py:30: Public.Nested.deep",
+        "pkg/mod.py:40: conditional",
+    ]

@@ -607,6 +607,7 @@ def _options(
 
 
 def main() -> None:
+    """Run the ``workbench`` command line on ``sys.argv`` (the console script's entry point)."""
     app(prog_name="workbench")
 
 

@@ -94,6 +94,7 @@ class RunDir:
 
     @property
     def path(self) -> Path:
+        """The run's folder: the ``.partial`` one until a clean exit, then the final one."""
         if self.completed and self.final_path is not None:
             return self.final_path
         if self.partial_path is None:

@@ -38,6 +38,25 @@ class Loader(yaml.SafeLoader):
     """
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        """Construct a mapping as ``yaml.SafeLoader`` does, first refusing a key that appears twice.
+
+        Parameters
+        ----------
+        node : yaml.MappingNode
+            The mapping's node.
+        deep : bool, optional
+            Construct the values' contents now rather than later (as in PyYAML).
+
+        Returns
+        -------
+        dict
+            The mapping.
+
+        Raises
+        ------
+        yaml.constructor.ConstructorError
+            For a duplicate key (merge keys, ``<<``, are not counted), at the repeated key.
+        """
         # PyYAML keeps the last of two equal keys silently; in a config that is almost always a
         # copy-paste mistake whose first value the author thinks is in effect.
         if isinstance(node, yaml.MappingNode):

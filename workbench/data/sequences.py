@@ -151,6 +151,7 @@ class Vocabulary:
 
     @property
     def size(self) -> int:
+        """The number of symbols (ids run from 0 to ``size - 1``); the same as ``len(vocab)``."""
         return len(self.symbols)
 
     def __contains__(self, symbol) -> bool:
@@ -162,6 +163,7 @@ class Vocabulary:
 
     @property
     def unk_id(self) -> int | None:
+        """The id of the unknown symbol ``unk``, or None when the vocabulary has none."""
         return None if self.unk is None else self._index[self.unk]
 
     def tokens(self, text: str) -> list[str]:
@@ -220,6 +222,14 @@ class Vocabulary:
 
     # ------------------------------------------------------------------ saving
     def to_dict(self) -> dict:
+        """The vocabulary as a plain dict that :meth:`from_dict` reads back.
+
+        Returns
+        -------
+        dict
+            ``format`` and ``version`` (the saved form's tags), ``level``, ``unk`` and
+            ``symbols`` (a list, in id order).
+        """
         return {
             "format": _FORMAT,
             "version": _VERSION,
@@ -234,6 +244,23 @@ class Vocabulary:
 
     @classmethod
     def from_dict(cls, d) -> Vocabulary:
+        """The vocabulary a :meth:`to_dict` dict describes.
+
+        Parameters
+        ----------
+        d : dict
+            As :meth:`to_dict` writes it.
+
+        Returns
+        -------
+        Vocabulary
+            The same symbols, ids, level and unknown symbol.
+
+        Raises
+        ------
+        ValueError
+            For a dict that is not a saved vocabulary, of another version, or with bad symbols.
+        """
         if not isinstance(d, dict) or d.get("format") != _FORMAT:
             raise ValueError(f"not a saved vocabulary (no 'format': {_FORMAT!r})")
         if d.get("version") != _VERSION:
@@ -245,6 +272,23 @@ class Vocabulary:
 
     @classmethod
     def from_json(cls, text: str) -> Vocabulary:
+        """The vocabulary a :meth:`to_json` string describes.
+
+        Parameters
+        ----------
+        text : str
+            The JSON text.
+
+        Returns
+        -------
+        Vocabulary
+            The saved vocabulary.
+
+        Raises
+        ------
+        ValueError
+            For text that is not JSON or not a saved vocabulary.
+        """
         try:
             d = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -257,6 +301,23 @@ class Vocabulary:
 
     @classmethod
     def load(cls, path) -> Vocabulary:
+        """Read a vocabulary written by :meth:`save` (a run's ``vocab.json``).
+
+        Parameters
+        ----------
+        path : str or Path
+            The file.
+
+        Returns
+        -------
+        Vocabulary
+            The saved vocabulary.
+
+        Raises
+        ------
+        DataError
+            For a missing file, or one that is not a saved vocabulary (the message names the file).
+        """
         path = Path(path)
         if not path.is_file():
             raise DataError(f"{path}: no such file")

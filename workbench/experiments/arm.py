@@ -50,6 +50,14 @@ class ArmParams(Section):
     B: tuple[Pair, Pair] = ((0.05, 0.025), (0.025, 0.05))
 
     def vector(self) -> np.ndarray:
+        """The dynamics' parameter vector ``p`` (:func:`workbench.models.arm.param_vector`).
+
+        Returns
+        -------
+        ndarray of float64, shape (7,)
+            ``[a1, a2, a3, b11, b12, b21, b22]``: the inertia combinations of
+            :func:`workbench.models.arm.inertia_params` and the damping matrix ``B`` row by row.
+        """
         return model.param_vector(self.I1, self.I2, self.M2, self.L1, self.D2, self.B)
 
     @model_validator(mode="after")
@@ -60,6 +68,16 @@ class ArmParams(Section):
 
 
 class Initial(Section):
+    """The ``initial:`` section of an arm experiment: the state the solve starts from.
+
+    Attributes
+    ----------
+    q_deg : tuple of float
+        Joint angles ``(q1, q2)`` in degrees (``q2`` measured from link 1).
+    qdot_deg_s : tuple of float
+        Angular velocities ``(q1', q2')`` in deg/s.
+    """
+
     q_deg: Pair = (10.0, 143.54)
     qdot_deg_s: Pair = (0.0, 0.0)
 
@@ -78,29 +96,112 @@ class _Generated(_TorqueBase):
 
 
 class FileTorque(_TorqueBase):
+    """The ``torque:`` section with ``kind: file``: joint torques read from a table file.
+
+    Attributes
+    ----------
+    kind : {"file"}
+        Selects this form.
+    path : str
+        The table (:func:`workbench.data.torques.read_torque`): two channels in N m. A relative
+        path that does not exist as given is looked up in the config file's folder.
+    time : tuple of float, optional
+        ``(t_start, t_stop)`` in seconds, for a file that holds only the torques.
+    interpolation : {"linear", "cubic"}
+        Between the samples: straight lines, or a cubic spline.
+    extrapolate : {"error", "hold"}
+        A ``solver.t_span`` beyond the table is refused (``error``), or the end values are held.
+    """
+
     kind: Literal["file"]
     path: str
     time: Pair | None = Field(None, description="(t_start, t_stop) when the file has no time")
 
 
 class TableTorque(_TorqueBase):
+    """The ``torque:`` section with ``kind: table``: the torques written out in the config.
+
+    Attributes
+    ----------
+    kind : {"table"}
+        Selects this form.
+    t : list of float
+        The time grid in seconds, N points (checked when the table is packed).
+    values : tuple of two lists of float
+        Joint 1's and joint 2's torques in N m at the times ``t`` (N values each).
+    interpolation, extrapolate : str
+        As for ``kind: file``.
+    """
+
     kind: Literal["table"]
     t: list[float]
     values: tuple[list[float], list[float]]
 
 
 class ZeroTorque(_Generated):
+    """The ``torque:`` section with ``kind: zero``: no torque (the arm coasts, slowed by damping).
+
+    Attributes
+    ----------
+    kind : {"zero"}
+        Selects this form.
+    samples : int
+        Points of the table the generator is sampled onto (default 2).
+    t_start, t_stop : float, optional
+        The table's time range in seconds (None: that end of ``solver.t_span``).
+    interpolation, extrapolate : str
+        As for ``kind: file``.
+    """
+
     kind: Literal["zero"]
     samples: int = Field(2, ge=2, le=MAX_SAMPLES)
 
 
 class ConstantTorque(_Generated):
+    """The ``torque:`` section with ``kind: constant``: the same torque at every time.
+
+    Attributes
+    ----------
+    kind : {"constant"}
+        Selects this form.
+    value : tuple of float
+        Joint 1's and joint 2's torque in N m.
+    samples : int
+        Points of the table the generator is sampled onto (default 2).
+    t_start, t_stop : float, optional
+        The table's time range in seconds (None: that end of ``solver.t_span``).
+    interpolation, extrapolate : str
+        As for ``kind: file``.
+    """
+
     kind: Literal["constant"]
     value: Pair = (0.0, 0.0)
     samples: int = Field(2, ge=2, le=MAX_SAMPLES)
 
 
 class SinesTorque(_Generated):
+    """The ``torque:`` section with ``kind: sines``: ``offsets + amplitudes sin(2 pi f t + ph)``.
+
+    Attributes
+    ----------
+    kind : {"sines"}
+        Selects this form.
+    amplitudes : tuple of float
+        Per joint, in N m.
+    frequencies : tuple of float
+        Per joint, in Hz.
+    phases : tuple of float
+        Per joint, in radians.
+    offsets : tuple of float
+        Per joint, in N m.
+    samples : int
+        Points of the table the generator is sampled onto (default 1001).
+    t_start, t_stop : float, optional
+        The table's time range in seconds (None: that end of ``solver.t_span``).
+    interpolation, extrapolate : str
+        As for ``kind: file``.
+    """
+
     kind: Literal["sines"]
     amplitudes: Pair = (0.5, 0.25)
     frequencies: Pair = Field((1.0, 2.0), description="Hz")
@@ -109,6 +210,25 @@ class SinesTorque(_Generated):
 
 
 class StepTorque(_Generated):
+    """The ``torque:`` section with ``kind: step``: one torque before ``time``, another from it on.
+
+    Attributes
+    ----------
+    kind : {"step"}
+        Selects this form.
+    time : float
+        When the step happens, in seconds.
+    before, after : tuple of float
+        Per joint, the torque in N m before and from ``time``.
+    samples : int
+        Points of the table the generator is sampled onto (default 1001; the step is as sharp
+        as the grid allows).
+    t_start, t_stop : float, optional
+        The table's time range in seconds (None: that end of ``solver.t_span``).
+    interpolation, extrapolate : str
+        As for ``kind: file``.
+    """
+
     kind: Literal["step"]
     time: float = 0.5
     before: Pair = (0.0, 0.0)
@@ -116,6 +236,24 @@ class StepTorque(_Generated):
 
 
 class ChirpTorque(_Generated):
+    """The ``torque:`` section with ``kind: chirp``: sines whose frequency sweeps linearly in time.
+
+    Attributes
+    ----------
+    kind : {"chirp"}
+        Selects this form.
+    amplitudes : tuple of float
+        Per joint, in N m.
+    f0, f1 : float
+        The frequency in Hz at the start and at the end of the table's time range.
+    samples : int
+        Points of the table the generator is sampled onto (default 1001).
+    t_start, t_stop : float, optional
+        The table's time range in seconds (None: that end of ``solver.t_span``).
+    interpolation, extrapolate : str
+        As for ``kind: file``.
+    """
+
     kind: Literal["chirp"]
     amplitudes: Pair = (0.3, 0.15)
     f0: float = Field(0.5, ge=0, description="Hz at t_start")
@@ -129,6 +267,28 @@ Torque = Annotated[
 
 
 class Solver(Section):
+    """The ``solver:`` section of an arm experiment: the Runge-Kutta method and its settings.
+
+    Attributes
+    ----------
+    method : {"RK45", "RK23", "DOP853"}
+        The embedded Runge-Kutta pair, as in ``scipy.integrate.solve_ivp``.
+    rtol : float
+        Relative tolerance (> 0).
+    atol : float or list of float
+        Absolute tolerance (>= 0): one value, or one per state (4: the angles and velocities,
+        the work taking the last velocity's; or 5).
+    t_span : tuple of float
+        ``(t0, t1)`` in seconds; ``t1 < t0`` integrates backwards.
+    t_eval : int or list of float or None
+        The output times: a count, equally spaced over ``t_span``; a list of times within it,
+        ordered as ``t_span`` runs; or null, the solver's own steps.
+    first_step : float, optional
+        The first step in seconds, at most ``|t1 - t0|`` (None: the solver chooses).
+    max_step : float
+        The largest step in seconds (default inf).
+    """
+
     method: Literal["RK45", "RK23", "DOP853"] = "RK45"
     rtol: float = Field(1e-6, gt=0, allow_inf_nan=False)
     atol: float | list[float] = 1e-9
@@ -175,6 +335,19 @@ class Solver(Section):
         return self
 
     def output_times(self, count: int | list[float] | None = None) -> np.ndarray | None:
+        """The output times of a solve.
+
+        Parameters
+        ----------
+        count : int or list of float, optional
+            In place of ``t_eval`` (an ensemble passes its own): a count of times equally
+            spaced over ``t_span``, or the times themselves.
+
+        Returns
+        -------
+        ndarray of float64, shape (k,), or None
+            The times, or None when the spec is null (output at the solver's steps).
+        """
         spec = self.t_eval if count is None else count
         if spec is None:
             return None
@@ -211,6 +384,13 @@ class Event(Section):
         return v
 
     def label(self) -> str:
+        """The event's name in figures and array names.
+
+        Returns
+        -------
+        str
+            ``name``, or ``<quantity>_<direction>`` when it has none.
+        """
         return self.name or f"{self.quantity}_{self.direction}"
 
     def threshold_si(self) -> float:
@@ -248,11 +428,43 @@ class Event(Section):
 
 
 class Range(Section):
+    """A range per joint that an ensemble draws from (in ``ensemble.q_deg`` and ``qdot_deg_s``).
+
+    Attributes
+    ----------
+    low, high : tuple of float
+        The lower and upper ends for joint 1 and joint 2, in the unit of the key holding the
+        range (degrees, or deg/s).
+    """
+
     low: Pair
     high: Pair
 
 
 class Ensemble(Section):
+    """The ``ensemble:`` section of an arm experiment: many trajectories solved as one batch.
+
+    Each member starts from ``initial`` and ``arm``, with the values named here drawn from their
+    ranges; the other settings are shared.
+
+    Attributes
+    ----------
+    size : int
+        Members. With ``sampling: grid`` and d varied values, ``k = round(size ** (1/d))``
+        points per value, so ``k ** d`` members.
+    sampling : {"uniform", "grid"}
+        Uniform random draws (seeded by ``seed``), or an evenly spaced grid over the ranges.
+    q_deg : Range, optional
+        Ranges of the initial joint angles (degrees).
+    qdot_deg_s : Range, optional
+        Ranges of the initial angular velocities (deg/s).
+    params : dict
+        Physical parameters varied per member, ``{name: [low, high]}`` for ``L1``, ``I1``,
+        ``I2``, ``M2`` or ``D2``, in the units of ``arm``.
+    t_eval : int or list of float
+        Every member's output times: a count, equally spaced over ``solver.t_span``, or a list.
+    """
+
     size: int = Field(10_000, ge=1, le=MAX_SAMPLES)
     sampling: Literal["uniform", "grid"] = "uniform"
     q_deg: Range | None = None
@@ -262,6 +474,29 @@ class Ensemble(Section):
 
 
 class ArmConfig(ExperimentConfig):
+    """A whole arm experiment file (``experiment: arm``).
+
+    Attributes
+    ----------
+    experiment : {"arm"}
+        The kind.
+    arm : ArmParams
+        The ``arm:`` section: lengths, inertias, masses and damping.
+    initial : Initial
+        The ``initial:`` section: starting angles and velocities.
+    torque : FileTorque, TableTorque or a generator section
+        The ``torque:`` section, its form chosen by ``kind`` (default: ``kind: sines``).
+    solver : Solver
+        The ``solver:`` section.
+    events : list of Event
+        Up to 16 thresholds to mark or stop at; their labels must differ, and ``x``/``y``
+        events do not combine with an ensemble that varies ``L1``.
+    ensemble : Ensemble, optional
+        The ``ensemble:`` section; None: one trajectory.
+    name, target, seed, output
+        The keys every experiment has (:class:`~workbench.experiments.base.ExperimentConfig`).
+    """
+
     experiment: Literal["arm"] = "arm"
     arm: ArmParams = Field(default_factory=ArmParams)
     initial: Initial = Field(default_factory=Initial)
@@ -298,6 +533,27 @@ def torque_table(cfg: ArmConfig, base_dir: Path | None = None) -> tuple[np.ndarr
 
 
 def packed_torque(cfg: ArmConfig, base_dir: Path | None = None) -> np.ndarray:
+    """The configured torque as a packed interpolation table, checked against ``solver.t_span``.
+
+    Parameters
+    ----------
+    cfg : ArmConfig
+        The experiment.
+    base_dir : Path, optional
+        The config file's folder, for a relative ``torque.path``.
+
+    Returns
+    -------
+    ndarray of float64, 1-D
+        The table as :func:`workbench.interpolate.pack_table` packs it, the form the compiled
+        right-hand side reads.
+
+    Raises
+    ------
+    ProblemError
+        On ``torque.path`` for a file that is not a two-channel table; on ``torque`` for a table
+        that cannot be packed, or (with ``extrapolate: error``) that does not cover the span.
+    """
     t, values = torque_table(cfg, base_dir)
     try:
         packed = pack_table(t, values, kind=cfg.torque.interpolation)
@@ -315,6 +571,20 @@ def packed_torque(cfg: ArmConfig, base_dir: Path | None = None) -> np.ndarray:
 
 
 def initial_state(q_deg, qdot_deg_s) -> np.ndarray:
+    """The state vector a solve starts from.
+
+    Parameters
+    ----------
+    q_deg : array_like, shape (2,)
+        Joint angles in degrees.
+    qdot_deg_s : array_like, shape (2,)
+        Angular velocities in deg/s.
+
+    Returns
+    -------
+    ndarray of float64, shape (5,)
+        ``[q1, q2, q1', q2', W]`` in rad and rad/s, the work ``W`` starting at 0.
+    """
     q = np.deg2rad(np.asarray(q_deg, dtype=float))
     qd = np.deg2rad(np.asarray(qdot_deg_s, dtype=float))
     return np.concatenate([q, qd, [0.0]])
@@ -374,6 +644,18 @@ def _check_memory(cfg: ArmConfig) -> None:
 
 
 def is_batched(cfg: ArmConfig) -> bool:
+    """Whether a run is an ensemble (solved as a batch, with a progress bar).
+
+    Parameters
+    ----------
+    cfg : ArmConfig
+        The experiment.
+
+    Returns
+    -------
+    bool
+        True when the config has an ``ensemble:`` section.
+    """
     return cfg.ensemble is not None
 
 
@@ -381,6 +663,27 @@ def is_batched(cfg: ArmConfig) -> bool:
 
 
 def run(cfg: ArmConfig, target: str, progress=None, base_dir: Path | None = None) -> Outcome:
+    """Run an arm experiment: one trajectory, or the ensemble.
+
+    Parameters
+    ----------
+    cfg : ArmConfig
+        The experiment.
+    target : str
+        Where an ensemble runs (as :func:`workbench.integrate.solve_ivp_batch` takes it); one
+        trajectory always runs on the CPU.
+    progress : callable, optional
+        ``progress(done, total, note=None)``, called between an ensemble's chunks.
+    base_dir : Path, optional
+        The config file's folder, for a relative ``torque.path``.
+
+    Returns
+    -------
+    Outcome
+        Status 0 when the solve (every member) reached the end or a terminal event; the figures
+        (final angles, step counts, energy error, or the ensemble's statistics; the events'),
+        the arrays for ``arrays.npz`` and the solve's time.
+    """
     if cfg.ensemble is not None:
         return _run_ensemble(cfg, target, progress, base_dir)
     return _run_single(cfg, base_dir)

@@ -138,6 +138,7 @@ class Comparison:
 
     @property
     def speedup(self) -> float:
+        """How many times faster ours ran than the reference (inf when ours took no time)."""
         return self.reference_seconds / self.ours_seconds if self.ours_seconds > 0 else float("inf")
 
 
@@ -173,4 +174,16 @@ class Experiment:
     shrink: Callable[[dict], None] | None = None
 
     def shows_progress(self, cfg: ExperimentConfig) -> bool:
+        """Whether a run of this config reports progress (a bar in the terminal).
+
+        Parameters
+        ----------
+        cfg : ExperimentConfig
+            The validated config.
+
+        Returns
+        -------
+        bool
+            True for a batched run (``is_batched``) or a long-running one (``long_running``).
+        """
         return self.is_batched(cfg) or self.long_running(cfg)

@@ -38,6 +38,24 @@ from .base import (
 
 
 class Data(Section):
+    """The ``data:`` section of a language-model experiment: the text and its tokens.
+
+    Attributes
+    ----------
+    corpus : str or None
+        A text shipped with the package (:func:`workbench.data.sequences.corpora`; default
+        ``"alice"``); null when ``path`` is given.
+    path : str or None
+        A UTF-8 text file instead (give exactly one of ``corpus`` and ``path``); a relative path
+        that does not exist as given is looked up in the config file's folder.
+    level : {"char", "word"}
+        Tokens are characters, or whitespace-separated words with each newline an ``<eos>``.
+    min_count : int
+        Symbols seen fewer times become the unknown symbol (1 keeps every symbol).
+    valid_fraction : float
+        The fraction of the tokens, at the text's end, held out for validation.
+    """
+
     corpus: str | None = Field("alice", description="a bundled corpus (or null with `path`)")
     path: str | None = Field(None, description="a UTF-8 text file instead of a bundled corpus")
     level: Literal["char", "word"] = "char"
@@ -52,6 +70,16 @@ class Data(Section):
 
 
 class Model(Section):
+    """The ``model:`` section of a language-model experiment: the GRU's size.
+
+    Attributes
+    ----------
+    hidden : int
+        Units in each GRU layer.
+    layers : int
+        Stacked GRU layers.
+    """
+
     hidden: int = Field(128, ge=1, le=MAX_WIDTH)
     layers: int = Field(1, ge=1, le=1000)
 
@@ -71,6 +99,21 @@ class Optimizer(Section):
 
 
 class Training(Section):
+    """The ``training:`` section of a language-model experiment.
+
+    Attributes
+    ----------
+    epochs : int
+        Passes over the training text.
+    batch_size : int
+        Rows the training tokens are cut into and trained side by side (the validation text
+        uses at most 8).
+    num_steps : int
+        Tokens per window: the length of truncated back-propagation through time.
+    clip_norm : float or None
+        The largest global norm of the gradient over every parameter; null: no clipping.
+    """
+
     epochs: int = Field(6, ge=1, le=MAX_STEPS)
     batch_size: int = Field(32, ge=1, le=MAX_SAMPLES)
     num_steps: int = Field(35, ge=1, le=MAX_SAMPLES)
@@ -78,12 +121,46 @@ class Training(Section):
 
 
 class Sample(Section):
+    """The ``sample:`` section of a language-model experiment: the text generated after training.
+
+    Attributes
+    ----------
+    length : int
+        Tokens to generate (0: none).
+    temperature : float
+        Divides the logits before each draw; 0 takes the most likely token (greedy).
+    prime : str
+        Text fed through the model first to warm its state up (empty: the training text's
+        first token).
+    """
+
     length: int = Field(200, ge=0, le=MAX_SAMPLES)
     temperature: float = Field(0.8, ge=0, description="0: greedy (argmax)")
     prime: str = Field("", description="text that warms up the state first")
 
 
 class LMConfig(ExperimentConfig):
+    """A whole language-model experiment file (``experiment: lm``).
+
+    Attributes
+    ----------
+    experiment : {"lm"}
+        The kind.
+    data : Data
+        The ``data:`` section: the text and its tokens.
+    model : Model
+        The ``model:`` section: the GRU's size.
+    optimizer : Optimizer
+        The ``optimizer:`` section: RMSprop's settings.
+    training : Training
+        The ``training:`` section: epochs, batches, windows and clipping.
+    sample : Sample
+        The ``sample:`` section: the text generated at the end.
+    name, target, seed, output
+        The keys every experiment has (:class:`~workbench.experiments.base.ExperimentConfig`);
+        ``seed`` seeds the initial weights and the sampling.
+    """
+
     experiment: Literal["lm"] = "lm"
     data: Data = Field(default_factory=Data)
     model: Model = Field(default_factory=Model)
@@ -96,6 +173,26 @@ class LMConfig(ExperimentConfig):
 
 
 def text_path(cfg: LMConfig, base_dir: Path | None = None) -> Path:
+    """The text file a config trains on.
+
+    Parameters
+    ----------
+    cfg : LMConfig
+        The experiment.
+    base_dir : Path, optional
+        The config file's folder: a relative ``data.path`` that does not exist as given is
+        looked up there.
+
+    Returns
+    -------
+    Path
+        The bundled corpus's file, or ``data.path`` (whose existence is not checked here).
+
+    Raises
+    ------
+    ProblemError
+        On ``data.corpus`` for a name that is not a bundled text.
+    """
     from ..data import sequences
 
     d = cfg.data
@@ -139,6 +236,7 @@ class Corpus:
 
     @property
     def vocab_size(self) -> int:
+        """The number of distinct tokens (ids run from 0 to ``vocab_size - 1``)."""
         return len(self.vocab)
 
     def unigram_perplexity(self) -> float:
@@ -181,6 +279,18 @@ def prime_ids(cfg: LMConfig, corpus: Corpus) -> np.ndarray:
 
 
 def is_batched(cfg: LMConfig) -> bool:
+    """Whether a run is batched: never for a language model (``long_running`` gives it its bar).
+
+    Parameters
+    ----------
+    cfg : LMConfig
+        The experiment.
+
+    Returns
+    -------
+    bool
+        False.
+    """
     return False
 
 
@@ -217,9 +327,39 @@ class Trainer:
         self.rng = np.random.default_rng(cfg.seed)  # for sampling text at the end
 
     def zero_state(self, batch: int) -> np.ndarray:
+        """A zero hidden state for ``batch`` rows.
+
+        Parameters
+        ----------
+        batch : int
+            Rows (a producer's batch size).
+
+        Returns
+        -------
+        ndarray of float64, shape (layers, batch, hidden)
+            Zeros.
+        """
         return np.zeros((self.cfg.model.layers, batch, self.cfg.model.hidden))
 
     def run_epoch(self, progress=None, done_before: int = 0, total: int = 0) -> list[float]:
+        """Train one epoch: a step per window of the training text, the hidden state carried from
+        window to window; then append the epoch's perplexities to ``history``.
+
+        Parameters
+        ----------
+        progress : callable, optional
+            ``progress(done, total, note)``, called every 10 windows and after the last, with the
+            running perplexity in ``note``.
+        done_before : int, optional
+            Windows trained before this epoch (the bar's position).
+        total : int, optional
+            Windows in the whole run (the bar's length).
+
+        Returns
+        -------
+        list of float
+            Each window's mean cross-entropy per token (nats), in order.
+        """
         producer = self.corpus.train
         state = self.zero_state(producer.batch_size)
         grads = None if self.numpy else {k: np.empty_like(v) for k, v in self.params.items()}
@@ -242,6 +382,14 @@ class Trainer:
         return losses
 
     def valid_perplexity(self) -> float:
+        """The perplexity of the validation text under the current parameters.
+
+        Returns
+        -------
+        float
+            ``exp`` of the mean per-token cross-entropy over the validation windows, the state
+            carried across them.
+        """
         producer = self.corpus.valid
         state = self.zero_state(producer.batch_size)
         total = 0.0
@@ -255,6 +403,17 @@ class Trainer:
 
     # checkpoints: everything the next epoch depends on
     def checkpoint(self) -> tuple[dict, dict]:
+        """Everything the next epoch depends on, for :meth:`restore`.
+
+        Returns
+        -------
+        arrays : dict of str to ndarray
+            The parameters (``param/<name>``) and the optimizer's state arrays
+            (``opt/<block>/<state>``).
+        meta : dict
+            JSON-able: the epoch reached, the perplexity history, the optimizer's step count and
+            hyperparameters, and the sampling generator's state.
+        """
         sd = self.optimizer.state_dict()
         arrays = {f"param/{k}": v for k, v in self.params.items()}
         for name, st in sd["state"].items():
@@ -269,6 +428,20 @@ class Trainer:
         return arrays, meta
 
     def restore(self, arrays: dict, meta: dict) -> None:
+        """Continue from a :meth:`checkpoint`: parameters (in place), optimizer state, epoch,
+        history and the sampling generator.
+
+        Parameters
+        ----------
+        arrays : dict of str to ndarray
+            The checkpoint's arrays.
+        meta : dict
+            The checkpoint's metadata.
+
+        Returns
+        -------
+        None
+        """
         for k in self.params:
             self.params[k][...] = arrays[f"param/{k}"]
         state: dict[str, dict] = {k: {} for k in self.params}
@@ -296,6 +469,31 @@ class ClipSpec:
 def run(
     cfg: LMConfig, target: str, progress=None, base_dir: Path | None = None, checkpoint=None
 ) -> Outcome:
+    """Train the language model, checkpointing after every epoch, then sample text from it.
+
+    Parameters
+    ----------
+    cfg : LMConfig
+        The experiment.
+    target : str
+        Unused: training runs on the CPU (the optimizer's ``auto`` target chooses one core or
+        all of them per parameter block).
+    progress : callable, optional
+        ``progress(done, total, note)``, called as windows are trained (the note shows the
+        epoch's running perplexity).
+    base_dir : Path, optional
+        The config file's folder, for a relative ``data.path``.
+    checkpoint : RunDir, optional
+        Where to keep checkpoints (``save_checkpoint``/``load_checkpoint``); a checkpoint
+        found there is resumed from.
+
+    Returns
+    -------
+    Outcome
+        The final and per-epoch perplexities beside the unigram perplexity, the sampled text,
+        the parameters (``param_<name>`` arrays) and ``vocab.json``; status 1 when the
+        training perplexity is not finite.
+    """
     corpus = Corpus(cfg, base_dir)
     trainer = Trainer(cfg, corpus)
     resumed_from = 0

@@ -36,6 +36,23 @@ from .base import (
 
 
 class SyntheticData(Section):
+    """The ``data:`` section with ``kind: synthetic``: two seeded Gaussian classes
+    (:func:`workbench.data.labeled.synthetic`).
+
+    Attributes
+    ----------
+    kind : {"synthetic"}
+        Selects this form.
+    samples : int
+        Number of samples.
+    features : int
+        Number of features.
+    separation : float
+        Distance between the class means (the classes have unit variance).
+    label_noise : float
+        Fraction of the labels flipped, at most 0.5.
+    """
+
     kind: Literal["synthetic"]
     samples: int = Field(100, ge=2, le=MAX_SAMPLES)
     features: int = Field(2, ge=1, le=MAX_WIDTH)
@@ -44,12 +61,36 @@ class SyntheticData(Section):
 
 
 class CsvData(Section):
+    """The ``data:`` section with ``kind: csv``: a CSV file with a header row.
+
+    Attributes
+    ----------
+    kind : {"csv"}
+        Selects this form.
+    path : str
+        The file; a relative path that does not exist as given is looked up in the config
+        file's folder.
+    label : str
+        The label column (values 0 and 1); the other columns are the features.
+    """
+
     kind: Literal["csv"]
     path: str
     label: str = "label"
 
 
 class NpzData(Section):
+    """The ``data:`` section with ``kind: npz``: an archive holding ``X`` (m, n) and ``y`` (m,).
+
+    Attributes
+    ----------
+    kind : {"npz"}
+        Selects this form.
+    path : str
+        The archive; a relative path that does not exist as given is looked up in the config
+        file's folder.
+    """
+
     kind: Literal["npz"]
     path: str
 
@@ -58,12 +99,41 @@ Data = Annotated[SyntheticData | CsvData | NpzData, Field(discriminator="kind")]
 
 
 class Model(Section):
+    """The ``model:`` section of a logistic-regression experiment.
+
+    Attributes
+    ----------
+    standardize : bool
+        Centre and scale each feature before fitting.
+    intercept : bool
+        Fit an intercept (a column of ones in front of the features).
+    l2 : float
+        The penalty ``l2/2 |w|^2`` on every coefficient but the intercept (0: none).
+    """
+
     standardize: bool = False
     intercept: bool = True
     l2: float = Field(0.0, ge=0, description="penalty l2/2 |w|^2 on all but the intercept")
 
 
 class Solver(Section):
+    """The ``solver:`` section of a logistic-regression experiment: BFGS's options, as
+    ``scipy.optimize.minimize(method="BFGS")`` names them.
+
+    Attributes
+    ----------
+    gtol : float
+        Stop when the ``norm``-norm of the gradient is at most ``gtol``.
+    norm : float
+        The order of that norm (default inf: the largest absolute component).
+    maxiter : int or None
+        The most iterations (None: 200 times the number of coefficients).
+    xrtol : float
+        Stop when a step is at most ``xrtol * (xrtol + |x|)`` (0: never).
+    c1, c2 : float
+        The Wolfe conditions' constants; the fit needs ``0 < c1 < c2 < 1``.
+    """
+
     gtol: float = Field(1e-5, gt=0)
     norm: float = float("inf")
     maxiter: int | None = Field(None, ge=1, le=MAX_STEPS)
@@ -73,11 +143,42 @@ class Solver(Section):
 
 
 class Bootstrap(Section):
+    """The ``bootstrap:`` section of a logistic-regression experiment: refits on resampled data
+    for confidence intervals of the coefficients.
+
+    Attributes
+    ----------
+    resamples : int
+        Refits, each on as many samples as the data, drawn with replacement (seeded by
+        ``seed``).
+    confidence : float
+        The level of the percentile intervals (0.95: from the 2.5th to the 97.5th percentile).
+    """
+
     resamples: int = Field(1000, ge=2, le=MAX_SAMPLES)
     confidence: float = Field(0.95, gt=0, lt=1)
 
 
 class LogregConfig(ExperimentConfig):
+    """A whole logistic-regression experiment file (``experiment: logreg``).
+
+    Attributes
+    ----------
+    experiment : {"logreg"}
+        The kind.
+    data : SyntheticData, CsvData or NpzData
+        The ``data:`` section, its form chosen by ``kind`` (default: ``kind: synthetic``).
+    model : Model
+        The ``model:`` section: standardisation, intercept, penalty.
+    solver : Solver
+        The ``solver:`` section: BFGS's options.
+    bootstrap : Bootstrap, optional
+        The ``bootstrap:`` section; None: one fit.
+    name, target, seed, output
+        The keys every experiment has (:class:`~workbench.experiments.base.ExperimentConfig`);
+        ``seed`` seeds the synthetic data and the resampling.
+    """
+
     experiment: Literal["logreg"] = "logreg"
     data: Data = Field(default_factory=lambda: SyntheticData(kind="synthetic"))
     model: Model = Field(default_factory=Model)
@@ -164,6 +265,25 @@ class Problem:
 
 
 def check(cfg: LogregConfig, base_dir: Path | None = None) -> None:
+    """Refuse a run whose arrays would not fit in memory (synthetic data before they are made),
+    and load the data once, so that file and label problems surface before a run.
+
+    Parameters
+    ----------
+    cfg : LogregConfig
+        The experiment.
+    base_dir : Path, optional
+        The config file's folder, for a relative ``data.path``.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    ProblemError
+        For data that are too large, cannot be read, or hold one class only.
+    """
     d = cfg.data
     if d.kind == "synthetic":  # refused before the data are made
         _check_memory(cfg, d.samples, d.features + 1)
@@ -185,10 +305,44 @@ def _check_memory(cfg: LogregConfig, m: int, n: int) -> None:
 
 
 def is_batched(cfg: LogregConfig) -> bool:
+    """Whether a run is batched: with a bootstrap (its refits run as one batch).
+
+    Parameters
+    ----------
+    cfg : LogregConfig
+        The experiment.
+
+    Returns
+    -------
+    bool
+        True when the config has a ``bootstrap:`` section.
+    """
     return cfg.bootstrap is not None
 
 
 def run(cfg: LogregConfig, target: str, progress=None, base_dir: Path | None = None) -> Outcome:
+    """Fit the model by BFGS and, with a bootstrap, refit it on every resample.
+
+    Parameters
+    ----------
+    cfg : LogregConfig
+        The experiment.
+    target : str
+        ``"parallel"`` splits the one fit's loss over the cores when the data are large; the
+        bootstrap's batch runs on this target (:func:`workbench.optimize.minimize_bfgs_batch`).
+    progress : callable, optional
+        ``progress(done, total, note=None)``, called between the bootstrap's chunks.
+    base_dir : Path, optional
+        The config file's folder, for a relative ``data.path``.
+
+    Returns
+    -------
+    Outcome
+        The coefficients, final loss, counts and training accuracy (a warning when the classes
+        are separable without a penalty), the bootstrap's intervals; the arrays (coefficients,
+        loss history, design matrix, labels, the bootstrap's fits). The status is the fit's
+        (0: converged), or 1 when some bootstrap fits did not converge.
+    """
     problem = Problem(cfg, base_dir)
     # target parallel on one fit: the loss's rows are split over the cores (large data only)
     threaded = target == "parallel" and problem.large

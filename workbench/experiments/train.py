@@ -59,6 +59,27 @@ class DigitsData(_Data):
 
 
 class BlobsData(_Data):
+    """The ``data:`` section with ``kind: blobs``: seeded Gaussian clusters, one per class
+    (:func:`workbench.data.datasets.blobs`).
+
+    Attributes
+    ----------
+    kind : {"blobs"}
+        Selects this form.
+    samples : int
+        Number of samples, split as evenly as possible between the classes.
+    classes : int
+        Number of clusters.
+    features : int
+        Dimensions of each sample.
+    spread : float
+        Standard deviation of each cluster.
+    holdout : float
+        Fraction of the samples held out for evaluation, drawn at random (seeded by ``seed``).
+    standardize : bool
+        Scale the features by the training part's mean and standard deviation.
+    """
+
     kind: Literal["blobs"]
     samples: int = Field(600, ge=4, le=MAX_SAMPLES)
     classes: int = Field(3, ge=2, le=MAX_WIDTH)
@@ -67,12 +88,48 @@ class BlobsData(_Data):
 
 
 class MoonsData(_Data):
+    """The ``data:`` section with ``kind: moons``: two interleaved half circles in the plane
+    (:func:`workbench.data.datasets.moons`).
+
+    Attributes
+    ----------
+    kind : {"moons"}
+        Selects this form.
+    samples : int
+        Number of samples.
+    noise : float
+        Standard deviation of the Gaussian noise added to both coordinates.
+    holdout : float
+        Fraction of the samples held out for evaluation, drawn at random (seeded by ``seed``).
+    standardize : bool
+        Scale the features by the training part's mean and standard deviation.
+    """
+
     kind: Literal["moons"]
     samples: int = Field(600, ge=4, le=MAX_SAMPLES)
     noise: float = Field(0.1, ge=0)
 
 
 class SpiralsData(_Data):
+    """The ``data:`` section with ``kind: spirals``: interleaved spiral arms in the plane, one per
+    class (:func:`workbench.data.datasets.spirals`).
+
+    Attributes
+    ----------
+    kind : {"spirals"}
+        Selects this form.
+    samples : int
+        Number of samples, split as evenly as possible between the classes.
+    classes : int
+        Number of arms.
+    noise : float
+        Standard deviation of the noise on each point's angle, in radians.
+    holdout : float
+        Fraction of the samples held out for evaluation, drawn at random (seeded by ``seed``).
+    standardize : bool
+        Scale the features by the training part's mean and standard deviation.
+    """
+
     kind: Literal["spirals"]
     samples: int = Field(600, ge=4, le=MAX_SAMPLES)
     classes: int = Field(3, ge=2, le=MAX_WIDTH)
@@ -80,6 +137,24 @@ class SpiralsData(_Data):
 
 
 class FileData(_Data):
+    """The ``data:`` section with ``kind: csv`` or ``npz``: the user's labelled data
+    (:func:`workbench.data.datasets.from_file`).
+
+    Attributes
+    ----------
+    kind : {"csv", "npz"}
+        The file's format.
+    path : str
+        The file; a relative path that does not exist as given is looked up in the config
+        file's folder.
+    label : str
+        The CSV's label column (non-negative integers); the other columns are the features.
+    holdout : float
+        Fraction of the samples held out for evaluation, drawn at random (seeded by ``seed``).
+    standardize : bool
+        Scale the features by the training part's mean and standard deviation.
+    """
+
     kind: Literal["csv", "npz"]
     path: str
     label: str = Field("label", description="label column (csv)")
@@ -91,6 +166,29 @@ Data = Annotated[
 
 
 class MLPModel(Section):
+    """The ``model:`` section with ``kind: mlp``: a multilayer perceptron with a softmax output
+    (:mod:`workbench.models.nets`).
+
+    Attributes
+    ----------
+    kind : {"mlp"}
+        Selects this form.
+    hidden : list of int
+        The width of each hidden layer, input side first.
+    activation : {"relu", "tanh"}
+        The hidden layers' activation.
+    dropout_input, dropout_hidden : float
+        Probability that an input, or a hidden unit's output, is dropped in training
+        (inverted dropout; 0: none).
+    grl_lambda : float or None
+        A gradient-reversal layer after hidden layer ``grl_layer``: the identity forward, the
+        gradient multiplied by ``-grl_lambda`` backward (None: none).
+    grl_layer : int
+        The hidden layer (from 0) the gradient-reversal layer follows.
+    l2 : float
+        The penalty ``l2/2`` times the squared weights (not the biases).
+    """
+
     kind: Literal["mlp"]
     hidden: list[Annotated[int, Field(ge=1, le=MAX_WIDTH)]] = Field(default_factory=lambda: [64])
     activation: Literal["relu", "tanh"] = "relu"
@@ -113,11 +211,32 @@ class MLPModel(Section):
 
 
 class SoftmaxModel(Section):
+    """The ``model:`` section with ``kind: softmax``: multinomial logistic regression.
+
+    Attributes
+    ----------
+    kind : {"softmax"}
+        Selects this form.
+    l2 : float
+        The penalty ``l2/2`` times the squared weights (not the biases).
+    """
+
     kind: Literal["softmax"]
     l2: float = Field(0.0, ge=0)
 
 
 class RosenbrockModel(Section):
+    """The ``model:`` section with ``kind: rosenbrock``: Rosenbrock's function in n >= 2
+    dimensions, minimum 0 at all ones (no data).
+
+    Attributes
+    ----------
+    kind : {"rosenbrock"}
+        Selects this form.
+    start : list of float
+        The starting point (n values; default ``[-1.2, 1.0]``).
+    """
+
     kind: Literal["rosenbrock"]
     start: list[float] = Field(default_factory=lambda: [-1.2, 1.0], min_length=2)
 
@@ -168,18 +287,59 @@ Optimizer = Annotated[Union[tuple(OPTIMIZER_SECTIONS.values())], Field(discrimin
 
 
 class ScaleTransform(Section):
+    """A ``transforms:`` entry with ``kind: scale``: gradients multiplied by a factor
+    (:func:`workbench.optim.scale`).
+
+    Attributes
+    ----------
+    kind : {"scale"}
+        Selects this form.
+    factor : float
+        The multiplier; -1 turns descent into ascent for those blocks (the saddle's ``y``).
+    params : list of str or None
+        The parameter blocks it applies to (None: all).
+    """
+
     kind: Literal["scale"]
     factor: float
     params: list[str] | None = Field(None, description="parameter blocks (None: all)")
 
 
 class ClipValueTransform(Section):
+    """A ``transforms:`` entry with ``kind: clip_value``: each gradient element clipped to
+    ``[-limit, limit]`` (:func:`workbench.optim.clip_value`).
+
+    Attributes
+    ----------
+    kind : {"clip_value"}
+        Selects this form.
+    limit : float
+        The bound (> 0).
+    params : list of str or None
+        The parameter blocks it applies to (None: all).
+    """
+
     kind: Literal["clip_value"]
     limit: float = Field(gt=0)
     params: list[str] | None = None
 
 
 class ClipNormTransform(Section):
+    """A ``transforms:`` entry with ``kind: clip_norm``: gradients rescaled so that their L2 norm
+    is at most ``max_norm`` (:func:`workbench.optim.clip_norm`).
+
+    Attributes
+    ----------
+    kind : {"clip_norm"}
+        Selects this form.
+    max_norm : float
+        The largest norm kept (> 0).
+    per_block : bool
+        True: each block's own norm; false: one norm over all the selected blocks.
+    params : list of str or None
+        The parameter blocks it applies to (None: all).
+    """
+
     kind: Literal["clip_norm"]
     max_norm: float = Field(gt=0)
     per_block: bool = True
@@ -192,6 +352,20 @@ Transform = Annotated[
 
 
 class Training(Section):
+    """The ``training:`` section of a train experiment.
+
+    Attributes
+    ----------
+    epochs : int
+        Passes over the training set (data models).
+    batch_size : int
+        Samples per minibatch (data models).
+    steps : int
+        Optimizer steps (test-function models).
+    dtype : {"float64", "float32"}
+        The floating-point type of the parameters, gradients and data.
+    """
+
     epochs: int = Field(
         20, ge=1, le=MAX_STEPS, description="passes over the training set (data models)"
     )
@@ -203,6 +377,33 @@ class Training(Section):
 
 
 class TrainConfig(ExperimentConfig):
+    """A whole train experiment file (``experiment: train``).
+
+    Attributes
+    ----------
+    experiment : {"train"}
+        The kind.
+    data : DigitsData, BlobsData, MoonsData, SpiralsData or FileData
+        The ``data:`` section, its form chosen by ``kind`` (default: the digits); read by the
+        data models only.
+    model : MLPModel, SoftmaxModel, RosenbrockModel or SaddleModel
+        The ``model:`` section, its form chosen by ``kind`` (default: an MLP).
+    optimizer : optimizer section
+        The ``optimizer:`` section: ``kind`` (an update rule of
+        :data:`workbench.optim.registry.RULES`) and its options (default: RMSprop).
+    optimizers : list of optimizer sections, optional
+        Train once per entry, each from the same start, instead of with ``optimizer``.
+    transforms : list of transform sections
+        Gradient transforms applied in order before each step (``scale``, ``clip_value``,
+        ``clip_norm``).
+    training : Training
+        The ``training:`` section: epochs, batches, steps, dtype.
+    name, target, seed, output
+        The keys every experiment has (:class:`~workbench.experiments.base.ExperimentConfig`);
+        ``seed`` seeds the generated data, the split, the starting point (weights, or the
+        saddle and its start), the batches and dropout.
+    """
+
     experiment: Literal["train"] = "train"
     data: Data = Field(default_factory=lambda: DigitsData(kind="digits"))
     model: Model = Field(default_factory=lambda: MLPModel(kind="mlp"))
@@ -214,6 +415,13 @@ class TrainConfig(ExperimentConfig):
     training: Training = Field(default_factory=Training)
 
     def optimizer_list(self) -> list:
+        """The optimizer sections to train with, in order.
+
+        Returns
+        -------
+        list
+            ``optimizers`` when it is given and not empty, else ``[optimizer]``.
+        """
         return list(self.optimizers) if self.optimizers else [self.optimizer]
 
 
@@ -278,6 +486,25 @@ def build_optimizer(spec, params: dict, target: str, transforms=(), *, numpy: bo
 
 
 def check(cfg: TrainConfig, base_dir: Path | None = None) -> None:
+    """Refuse a run before it starts: arrays that would not fit in memory, transforms naming
+    parameter blocks the model does not have, and (data models) data that cannot be loaded.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+        The experiment.
+    base_dir : Path, optional
+        The config file's folder, for a relative ``data.path``.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    ProblemError
+        On the key at fault.
+    """
     _check_memory(cfg)
     names = _param_names(cfg)
     for i, t in enumerate(cfg.transforms):
@@ -328,10 +555,34 @@ def _param_names(cfg: TrainConfig) -> list[str]:
 
 
 def is_batched(cfg: TrainConfig) -> bool:
+    """Whether a run is batched: never for training.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+        The experiment.
+
+    Returns
+    -------
+    bool
+        False.
+    """
     return False
 
 
 def long_running(cfg: TrainConfig) -> bool:
+    """Whether a run reports progress: always for training (a bar over the steps).
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+        The experiment.
+
+    Returns
+    -------
+    bool
+        True.
+    """
     return True
 
 
@@ -370,9 +621,35 @@ class DataProblem:
         self.total_steps = self.steps_per_epoch * cfg.training.epochs
 
     def initial_params(self) -> dict:
+        """The model's seeded starting parameters, in ``training.dtype``.
+
+        Returns
+        -------
+        dict of str to ndarray
+            Glorot-uniform weights ``W<l>`` (in, out) and zero biases ``b<l>`` (out,), layer by
+            layer (:func:`workbench.models.nets.init_params`).
+        """
         return self.nets.init_params(self.sizes, seed=self.cfg.seed, dtype=self.cfg.training.dtype)
 
     def evaluate(self, params, X, y) -> tuple[float, float]:
+        """The loss and accuracy of ``params`` on a data set, without dropout.
+
+        Parameters
+        ----------
+        params : dict of str to ndarray
+            The model's parameters.
+        X : ndarray, shape (m, d)
+            Features.
+        y : ndarray of int, shape (m,)
+            Class indices.
+
+        Returns
+        -------
+        loss : float
+            Mean softmax cross-entropy plus the ``l2`` penalty (NaN when ``y`` is empty).
+        accuracy : float
+            Fraction of samples classified correctly (NaN when ``y`` is empty).
+        """
         if len(y) == 0:
             return float("nan"), float("nan")
         activation = self.model_kw["activation"]
@@ -471,6 +748,20 @@ class FunctionProblem:
         self.total_steps = cfg.training.steps
 
     def value_grad(self, params) -> tuple[float, dict]:
+        """The test function's value and exact gradient at ``params``.
+
+        Parameters
+        ----------
+        params : dict of str to ndarray
+            ``x`` (n,), and for the saddle ``y`` (ny,).
+
+        Returns
+        -------
+        value : float
+            The function's value, computed in float64.
+        grads : dict of str to ndarray
+            The gradient per block, in ``training.dtype`` (shaped like ``params``).
+        """
         if self.cfg.model.kind == "saddle":
             x = params["x"].astype(float)
             y = params["y"].astype(float)
@@ -480,6 +771,13 @@ class FunctionProblem:
         return float(f), {"x": g.astype(self.dtype)}
 
     def solution(self) -> dict:
+        """Where the run should end: Rosenbrock's minimum or the saddle point.
+
+        Returns
+        -------
+        dict of str to ndarray
+            ``x`` all ones (Rosenbrock), or ``x`` and ``y`` all zeros (the saddle).
+        """
         m = self.cfg.model
         if m.kind == "saddle":
             return {"x": np.zeros(m.nx), "y": np.zeros(m.ny)}
@@ -560,6 +858,20 @@ def _restore(params: dict, opt, arrays: dict, meta: dict) -> None:
 
 
 def make_problem(cfg: TrainConfig, base_dir: Path | None = None):
+    """The problem a config trains on.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+        The experiment.
+    base_dir : Path, optional
+        The config file's folder, for a relative ``data.path``.
+
+    Returns
+    -------
+    DataProblem or FunctionProblem
+        A :class:`DataProblem` for ``mlp`` and ``softmax``, else a :class:`FunctionProblem`.
+    """
     if cfg.model.kind in DATA_MODELS:
         return DataProblem(cfg, base_dir)
     return FunctionProblem(cfg)

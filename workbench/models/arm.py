@@ -39,6 +39,26 @@ def mass_matrix_ok(I1, I2, M2, L1, D2):
 
 
 def param_vector(I1, I2, M2, L1, D2, B) -> np.ndarray:
+    """The parameter vector ``p`` of the dynamics from the physical parameters.
+
+    Parameters
+    ----------
+    I1, I2 : float
+        Each link's moment of inertia about its own joint (kg m^2).
+    M2 : float
+        The mass of link 2 (kg).
+    L1 : float
+        The length of link 1 (m).
+    D2 : float
+        The distance from joint 2 to link 2's centre of mass (m).
+    B : array_like, shape (2, 2)
+        The damping matrix (N m s/rad).
+
+    Returns
+    -------
+    ndarray of float64, shape (7,)
+        ``[a1, a2, a3, b11, b12, b21, b22]`` (:func:`inertia_params` and ``B`` row by row).
+    """
     a1, a2, a3 = inertia_params(I1, I2, M2, L1, D2)
     B = np.asarray(B, dtype=float)
     return np.array([a1, a2, a3, B[0, 0], B[0, 1], B[1, 0], B[1, 1]])

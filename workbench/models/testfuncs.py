@@ -102,6 +102,20 @@ class Saddle:
 
     @classmethod
     def make(cls, nx: int, ny: int, seed: int) -> Saddle:
+        """The saddle problem :func:`make_saddle` draws.
+
+        Parameters
+        ----------
+        nx, ny : int
+            Sizes of ``x`` and ``y`` (>= 1).
+        seed : int
+            Seed of ``np.random.default_rng``.
+
+        Returns
+        -------
+        Saddle
+            With ``A`` (nx, nx), ``C`` (nx, ny) and ``D`` (ny, ny).
+        """
         return cls(*make_saddle(nx, ny, seed))
 
     def value_grad(self, x, y):

@@ -476,6 +476,13 @@ class Optimizer:
         }
 
     def hyperparameter_values(self) -> dict:
+        """The current hyperparameters, read from the attributes.
+
+        Returns
+        -------
+        dict
+            Option name to value, in the update rule's order.
+        """
         return {h: getattr(self, h) for h in self.hyperparameters}
 
     def state_dict(self) -> dict:

@@ -192,6 +192,17 @@ class NumpyChain:
         self.transforms, self.optimizer = transforms, optimizer
 
     def step(self, grads: dict) -> None:
+        """Apply the transforms to copies of the gradients, in order, then step the optimizer.
+
+        Parameters
+        ----------
+        grads : dict of str to ndarray
+            The gradient per parameter block, shaped like the parameters (left unchanged).
+
+        Returns
+        -------
+        None
+        """
         grads = {k: np.array(v) for k, v in grads.items()}
         for t in self.transforms:
             names = t.params if t.params is not None else list(grads)

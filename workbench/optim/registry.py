@@ -127,9 +127,33 @@ class State:
     lazy: bool = False
 
     def on(self, hp: Mapping) -> bool:
+        """Whether the state array exists under these hyperparameters.
+
+        Parameters
+        ----------
+        hp : mapping
+            The hyperparameters by name.
+
+        Returns
+        -------
+        bool
+            True when ``when`` is None or its option is > 0 (or true).
+        """
         return self.when is None or float(hp[self.when]) > 0
 
     def initial_value(self, hp: Mapping) -> float:
+        """The value the state array is filled with when made.
+
+        Parameters
+        ----------
+        hp : mapping
+            The hyperparameters by name.
+
+        Returns
+        -------
+        float
+            ``initial``, or the value of the option it names.
+        """
         return float(hp[self.initial]) if isinstance(self.initial, str) else float(self.initial)
 
 
@@ -168,6 +192,7 @@ class UpdateRule:
 
     @property
     def option_names(self) -> tuple[str, ...]:
+        """The names of the options, in the constructor's order."""
         return tuple(o.name for o in self.options)
 
     @property

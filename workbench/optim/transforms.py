@@ -130,9 +130,32 @@ class Transform:
         self.params = _names(params)
 
     def blocks(self, names: Iterable[str]) -> list[str]:
+        """The blocks this transform applies to.
+
+        Parameters
+        ----------
+        names : iterable of str
+            Every parameter block's name.
+
+        Returns
+        -------
+        list of str
+            ``params`` when set, else all of ``names``.
+        """
         return list(names) if self.params is None else list(self.params)
 
     def apply(self, work: _Work) -> None:
+        """Transform one step's gradients in place (subclasses implement it).
+
+        Parameters
+        ----------
+        work : _Work
+            The step's gradients by block, flat; a block is copied before its first change.
+
+        Returns
+        -------
+        None
+        """
         raise NotImplementedError
 
     def _args(self) -> str:
@@ -155,6 +178,7 @@ class Scale(Transform):
             raise ValueError(f"invalid scale factor {factor!r}: need a finite number")
 
     def apply(self, work: _Work) -> None:
+        """Multiply the selected blocks' gradients by ``factor``."""
         for name in self.blocks(work.grads):
             work.scale(name, self.factor)
 
@@ -172,6 +196,7 @@ class ClipValue(Transform):
         self.limit = _nonnegative("limit", limit)
 
     def apply(self, work: _Work) -> None:
+        """Clip each element of the selected blocks' gradients to ``[-limit, limit]``."""
         for name in self.blocks(work.grads):
             work.clip(name, self.limit)
 
@@ -198,6 +223,7 @@ class ClipNorm(Transform):
         return None
 
     def apply(self, work: _Work) -> None:
+        """Rescale the selected gradients whose norm (per block or joint) exceeds ``max_norm``."""
         names = self.blocks(work.grads)
         groups = [[n] for n in names] if self.per_block else [names]
         for group in groups:
@@ -314,12 +340,31 @@ class Chain:
 
     @property
     def params(self):
+        """The optimizer's parameters (name to array)."""
         return self.optimizer.params
 
     def state_dict(self) -> dict:
+        """The optimizer's snapshot (the transforms hold no state).
+
+        Returns
+        -------
+        dict
+            As :meth:`workbench.optim.Optimizer.state_dict`.
+        """
         return self.optimizer.state_dict()
 
     def load_state_dict(self, state_dict) -> None:
+        """Restore the optimizer from a :meth:`state_dict` snapshot.
+
+        Parameters
+        ----------
+        state_dict : mapping
+            As :meth:`workbench.optim.Optimizer.state_dict` returns it.
+
+        Returns
+        -------
+        None
+        """
         self.optimizer.load_state_dict(state_dict)
 
     def __getattr__(self, name):

@@ -47,6 +47,17 @@ class WarmUp(WorkerPlugin):
         self.per_host = per_host
 
     async def setup(self, worker) -> None:
+        """Limit this worker's numba threads (its share of its host's cores), then warm it up.
+
+        Parameters
+        ----------
+        worker : distributed.Worker
+            The worker the plugin is set up on.
+
+        Returns
+        -------
+        None
+        """
         global _THREADS
         import asyncio
 
@@ -133,6 +144,7 @@ class DaskExecutor:
         self.client.register_plugin(plugin, name=PLUGIN_NAME)
 
     def close(self) -> None:
+        """Close the client and any cluster this executor started."""
         if self.client is not None:
             self.client.close()
         if self.cluster is not None:

@@ -40,11 +40,34 @@ class PlannedRun:
     reference: str | None = None  # key of its reference run
 
     def label(self) -> str:
+        """The combination as ``key=value`` pairs, for messages.
+
+        Returns
+        -------
+        str
+            The axis values, comma-separated, in axis order.
+        """
         return ", ".join(f"{k}={show(v)}" for k, v in self.values.items())
 
 
 @dataclass
 class Reference:
+    """A reference run of a sweep: a combination with ``sweep.reference.overrides`` applied.
+
+    Combinations that give the same reference config share one.
+
+    Attributes
+    ----------
+    key : str
+        The run's folder name, ``ref-<hash>``.
+    cfg : Config
+        The resolved config.
+    text : str
+        The resolved config as YAML.
+    hash : str
+        The first digits of the text's SHA-256 (:func:`config_hash`).
+    """
+
     key: str
     cfg: Any
     text: str
@@ -71,10 +94,12 @@ class SweepPlan:
 
     @property
     def base_dir(self) -> Path:
+        """The config file's folder, for the runs' relative paths."""
         return self.config.parent
 
     @property
     def error_columns(self) -> list[str]:
+        """The summary's ``error_<array>`` columns, one per ``sweep.reference.arrays`` entry."""
         return [f"error_{a}" for a in self.reference_arrays]
 
     def describe(self) -> dict[str, Any]:

@@ -7,13 +7,53 @@ from __future__ import annotations
 class Reporter:
     """Told what a sweep is doing; the base class ignores it all."""
 
-    def start(self, total: int, skipped: int) -> None: ...
+    def start(self, total: int, skipped: int) -> None:
+        """The sweep starts.
 
-    def update(self, done: int, failed: int, running: int) -> None: ...
+        Parameters
+        ----------
+        total : int
+            Runs to do.
+        skipped : int
+            Runs left out because the folder already holds them, finished.
 
-    def note(self, text: str) -> None: ...
+        Returns
+        -------
+        None
+        """
 
-    def stop(self) -> None: ...
+    def update(self, done: int, failed: int, running: int) -> None:
+        """The counts changed.
+
+        Parameters
+        ----------
+        done : int
+            Runs finished, failed ones included.
+        failed : int
+            Runs finished without success.
+        running : int
+            Runs in progress.
+
+        Returns
+        -------
+        None
+        """
+
+    def note(self, text: str) -> None:
+        """A line to show the user.
+
+        Parameters
+        ----------
+        text : str
+            The line.
+
+        Returns
+        -------
+        None
+        """
+
+    def stop(self) -> None:
+        """The sweep is over (or interrupted)."""
 
 
 class RichReporter(Reporter):
@@ -26,6 +66,7 @@ class RichReporter(Reporter):
         self.task = None
 
     def start(self, total: int, skipped: int) -> None:
+        """Say how many runs were skipped and start the bar (when enabled)."""
         if not self.enabled:
             return
         from rich.progress import (
@@ -54,15 +95,18 @@ class RichReporter(Reporter):
         self.bar.start()
 
     def update(self, done: int, failed: int, running: int) -> None:
+        """Move the bar and show the ok, failed and running counts."""
         if self.bar is not None:
             counts = f"[green]{done - failed} ok[/] [red]{failed} failed[/] {running} running"
             self.bar.update(self.task, completed=done, counts=counts)
 
     def note(self, text: str) -> None:
+        """Print ``text`` on the console (when enabled)."""
         if self.enabled:
             self.console.print(text, highlight=False)
 
     def stop(self) -> None:
+        """Stop the bar, leaving it on the screen."""
         if self.bar is not None:
             self.bar.stop()
             self.bar = None

@@ -34,6 +34,7 @@ class SweepResult:
 
     @property
     def counts(self) -> dict[str, int]:
+        """The number of rows with each ``status`` (``{"ok": 8, "failed": 1}``, say)."""
         out: dict[str, int] = {}
         for row in self.rows:
             out[row["status"]] = out.get(row["status"], 0) + 1
@@ -41,6 +42,7 @@ class SweepResult:
 
     @property
     def exit_code(self) -> int:
+        """The CLI's exit status: 0 when no run and no reference run failed, else 1."""
         return 0 if not self.failed and not self.reference_failed else 1
 
 

@@ -49,6 +49,23 @@ NOT_RUN = ("pending", "running")
 
 
 def figure_column(name: str, axes: list[str], errors: list[str]) -> str:
+    """The summary column a figure is written in.
+
+    Parameters
+    ----------
+    name : str
+        The figure's name, as the experiment reports it.
+    axes : list of str
+        The sweep's varied keys.
+    errors : list of str
+        The sweep's ``error_<array>`` columns.
+
+    Returns
+    -------
+    str
+        ``name``, or ``figures.<name>`` when that is already a column (``index``, ``status``,
+        a varied key, an error column, ``wall_s``, ``message`` or ``run_dir``).
+    """
     taken = {"index", "status", *axes, *errors, *FIXED_AFTER}
     return f"figures.{name}" if name in taken else name
 
@@ -130,6 +147,18 @@ def load_summary(folder: str | os.PathLike[str]) -> list[dict]:
 
 
 def is_number(value: Any) -> bool:
+    """Whether a summary value is a number (an int or float; a bool is not).
+
+    Parameters
+    ----------
+    value : object
+        The value.
+
+    Returns
+    -------
+    bool
+        True for int and float values other than bools (NaN included).
+    """
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
