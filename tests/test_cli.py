@@ -78,6 +78,22 @@ BAD_CONFIGS = {
         "experiment: arm\nsolver: {t_span: [0, 1], t_eval: [0, 0.5, 2]}\n",
         ["solver", "t_eval", "within t_span"],
     ),
+    "ensemble times out of order": (
+        "experiment: arm\nensemble: {size: 4, t_eval: [0.5, 0.2, 0.9]}\n",
+        ["ensemble.t_eval", "strictly increasing"],
+    ),
+    "ensemble times outside t_span": (
+        "experiment: arm\nensemble: {size: 4, t_eval: [0.5, 3]}\n",
+        ["ensemble.t_eval", "within t_span [0.0, 1.0]"],
+    ),
+    "ensemble range upside down": (
+        "experiment: arm\nensemble: {size: 4, q_deg: {low: [10, 0], high: [5, 1]}}\n",
+        ["ensemble.q_deg", "low must not exceed high (joint 1: 10.0 > 5.0)"],
+    ),
+    "ensemble parameter range upside down": (
+        "experiment: arm\nensemble: {size: 4, params: {L1: [0.5, 0.2]}}\n",
+        ["ensemble.params", "low must not exceed high for L1"],
+    ),
     "infinite tolerance": ("experiment: arm\nsolver: {rtol: .inf}\n", ["solver.rtol", "finite"]),
     "python tag": (
         "experiment: arm\nname: !!python/object/apply:os.system ['touch MARKER']\n",

@@ -156,6 +156,13 @@ def test_bad_data_files_exit_2(tmp_path, name):
     assert not (tmp_path / "runs").exists()
 
 
+def test_wolfe_constants_out_of_order_exit_2(tmp_path):
+    result = invoke("run", ROOT / "configs/logreg.yaml", "solver.c1=0.95", "--out", tmp_path)
+    assert result.exit_code == 2, result.output
+    assert "solver: c1 must be less than c2 (0 < c1 < c2 < 1), got 0.95 and 0.9" in result.stderr
+    assert not list(tmp_path.iterdir())
+
+
 def test_compare_and_plot(tmp_path, figures):
     cmp = invoke("compare", ROOT / "configs/logreg.yaml", "--repeats", "1")
     assert cmp.exit_code == 0 and "function evaluations" in cmp.stdout

@@ -319,6 +319,12 @@ def test_load_state_dict_rejects_mismatches():
         RMSprop({"W": params["W"].copy()}, target="cpu").load_state_dict(sd)
     with pytest.raises(ValueError, match=r"'square_avg' of 'E' is float64\[7, 5\]; param 'E' is"):
         RMSprop(make_params(np.float32), target="cpu").load_state_dict(sd)
+    # a snapshot with a bad hyperparameter is refused before anything changes
+    bad = dict(sd, hyperparameters=dict(sd["hyperparameters"], rho=0.5, lr=-1.0))
+    target = RMSprop(make_params(np.float64), lr=3e-3, target="cpu")
+    with pytest.raises(ValueError, match="lr"):
+        target.load_state_dict(bad)
+    assert (target.lr, target.rho) == (3e-3, 0.9)
 
 
 @pytest.mark.parametrize("cls", [RMSprop, SGD, Adam])

@@ -249,7 +249,8 @@ def _problem(err: dict, accepted: list[str], tags: list[str]) -> str:
         word, bound = (
             ("at least", "min_length") if kind == "too_short" else ("at most", "max_length")
         )
-        items = "characters" if isinstance(value, str) else "items"
+        items = "character" if isinstance(value, str) else "item"
+        items += "" if ctx.get(bound) == 1 else "s"
         return f"must have {word} {ctx.get(bound)} {items}, got {ctx.get('actual_length')}"
     if kind == "finite_number":
         return f"must be a finite number, {got}"

@@ -245,7 +245,7 @@ class ChirpTorque(_Generated):
     amplitudes : tuple of float
         Per joint, in N m.
     f0, f1 : float
-        The frequency in Hz at the start and at the end of the table's time range.
+        The frequency in Hz at the earlier and at the later end of the table's time range.
     samples : int
         Points of the table the generator is sampled onto (default 1001).
     t_start, t_stop : float, optional
@@ -256,14 +256,28 @@ class ChirpTorque(_Generated):
 
     kind: Literal["chirp"]
     amplitudes: Pair = (0.3, 0.15)
-    f0: float = Field(0.5, ge=0, description="Hz at t_start")
-    f1: float = Field(5.0, ge=0, description="Hz at t_stop")
+    f0: float = Field(0.5, ge=0, description="Hz at the earlier end of the time range")
+    f1: float = Field(5.0, ge=0, description="Hz at the later end of the time range")
 
 
 Torque = Annotated[
     FileTorque | TableTorque | ZeroTorque | ConstantTorque | SinesTorque | StepTorque | ChirpTorque,
     Field(discriminator="kind"),
 ]
+
+
+def _check_times(t_eval: list[float], t_span, key: str) -> None:
+    """A list of output times: finite, not empty, within ``t_span`` and strictly ordered as
+    it runs (what ``solve_ivp`` demands, checked when the file is read)."""
+    t0, t1 = t_span
+    times = np.asarray(t_eval, dtype=float)
+    if times.size == 0 or not np.isfinite(times).all():
+        raise ValueError(f"{key}: a list of times must be finite and not empty")
+    if times.min() < min(t0, t1) or times.max() > max(t0, t1):
+        raise ValueError(f"{key}: every time must lie within t_span [{t0}, {t1}]")
+    if np.any(np.diff(times) * (1.0 if t1 > t0 else -1.0) <= 0):
+        order = "increasing" if t1 > t0 else "decreasing"
+        raise ValueError(f"{key}: the times must be strictly {order} (as t_span runs)")
 
 
 class Solver(Section):
@@ -322,14 +336,7 @@ class Solver(Section):
         if t0 == t1:
             raise ValueError("t_span: start and end must differ")
         if isinstance(self.t_eval, list):
-            times = np.asarray(self.t_eval, dtype=float)
-            if times.size == 0 or not np.isfinite(times).all():
-                raise ValueError("t_eval: a list of times must be finite and not empty")
-            if times.min() < min(t0, t1) or times.max() > max(t0, t1):
-                raise ValueError(f"t_eval: every time must lie within t_span [{t0}, {t1}]")
-            if np.any(np.diff(times) * (1.0 if t1 > t0 else -1.0) <= 0):
-                order = "increasing" if t1 > t0 else "decreasing"
-                raise ValueError(f"t_eval: the times must be strictly {order} (as t_span runs)")
+            _check_times(self.t_eval, self.t_span, "t_eval")
         if self.first_step is not None and self.first_step > abs(t1 - t0):
             raise ValueError(f"first_step: {self.first_step} exceeds |t1 - t0| = {abs(t1 - t0)}")
         return self
@@ -367,7 +374,7 @@ class Event(Section):
     terminal: bool | int = Field(
         False, description="true: stop at the first crossing; a count: stop at that one"
     )
-    name: str | None = Field(None, description="a label; default '<quantity> <direction>'")
+    name: str | None = Field(None, description="a label; default '<quantity>_<direction>'")
 
     @field_validator("terminal")
     @classmethod
@@ -440,6 +447,13 @@ class Range(Section):
     low: Pair
     high: Pair
 
+    @model_validator(mode="after")
+    def _ordered(self):
+        for joint, (low, high) in enumerate(zip(self.low, self.high, strict=True), start=1):
+            if low > high:
+                raise ValueError(f"low must not exceed high (joint {joint}: {low} > {high})")
+        return self
+
 
 class Ensemble(Section):
     """The ``ensemble:`` section of an arm experiment: many trajectories solved as one batch.
@@ -471,6 +485,14 @@ class Ensemble(Section):
     qdot_deg_s: Range | None = None
     params: dict[Literal["L1", "I1", "I2", "M2", "D2"], Pair] = Field(default_factory=dict)
     t_eval: Annotated[int, Field(ge=1, le=MAX_SAMPLES)] | list[float] = 11
+
+    @field_validator("params")
+    @classmethod
+    def _ordered(cls, v):
+        for name, (low, high) in v.items():
+            if low > high:
+                raise ValueError(f"low must not exceed high for {name}, got [{low}, {high}]")
+        return v
 
 
 class ArmConfig(ExperimentConfig):
@@ -518,6 +540,8 @@ class ArmConfig(ExperimentConfig):
                     f"events.{i}.quantity: {event.quantity!r} uses the link lengths, which "
                     "ensemble.params varies per member; watch a joint angle instead"
                 )
+        if self.ensemble is not None and isinstance(self.ensemble.t_eval, list):
+            _check_times(self.ensemble.t_eval, self.solver.t_span, "ensemble.t_eval")
         return self
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ..data.labeled import DataError, design_matrix, read_csv, read_npz, synthetic
 from ..models import logistic
@@ -140,6 +140,14 @@ class Solver(Section):
     xrtol: float = Field(0.0, ge=0)
     c1: float = Field(1e-4, gt=0, lt=1)
     c2: float = Field(0.9, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _wolfe(self):
+        if not self.c1 < self.c2:
+            raise ValueError(
+                f"c1 must be less than c2 (0 < c1 < c2 < 1), got {self.c1} and {self.c2}"
+            )
+        return self
 
 
 class Bootstrap(Section):

@@ -408,7 +408,7 @@ class TrainConfig(ExperimentConfig):
     data: Data = Field(default_factory=lambda: DigitsData(kind="digits"))
     model: Model = Field(default_factory=lambda: MLPModel(kind="mlp"))
     optimizer: Optimizer = Field(default_factory=lambda: RMSpropOptimizer(kind="rmsprop"))
-    optimizers: list[Optimizer] | None = Field(
+    optimizers: Annotated[list[Optimizer], Field(min_length=1, max_length=16)] | None = Field(
         None, description="train once per optimizer (same start) instead of `optimizer`"
     )
     transforms: list[Transform] = Field(default_factory=list)
@@ -420,9 +420,9 @@ class TrainConfig(ExperimentConfig):
         Returns
         -------
         list
-            ``optimizers`` when it is given and not empty, else ``[optimizer]``.
+            ``optimizers`` when it is given (it is never empty), else ``[optimizer]``.
         """
-        return list(self.optimizers) if self.optimizers else [self.optimizer]
+        return list(self.optimizers) if self.optimizers is not None else [self.optimizer]
 
 
 # -------------------------------------------------------------------------------- problems

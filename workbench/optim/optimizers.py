@@ -536,9 +536,9 @@ class Optimizer:
         unknown = set(hyper) - set(self.hyperparameters)
         if unknown:
             raise ValueError(f"state_dict has unknown hyperparameters {sorted(unknown)}")
-        for h, v in hyper.items():
+        checked = self.rule.validate({**self.hyperparameter_values(), **hyper})  # before any change
+        for h, v in checked.items():
             setattr(self, h, v)
-        self._validate()
         self.step_count = int(state_dict["step"])
         self._state = new_state
         self._fresh = set()

@@ -29,6 +29,7 @@ import numpy as np
 
 from . import _kernels
 from .optimizers import Optimizer
+from .registry import RULES
 
 __all__ = [
     "Chain",
@@ -243,7 +244,7 @@ def scale(factor, params=None) -> Scale:
     Parameters
     ----------
     factor : float
-        The multiplier (>= 0).
+        The multiplier, finite; negative turns descent into ascent for those blocks.
     params : list of str, optional
         The parameter blocks it applies to (None: all).
 
@@ -312,7 +313,8 @@ class Chain:
                 raise TypeError(f"chain takes transforms (scale, clip_value, clip_norm), got {t!r}")
         if not isinstance(optimizer, Optimizer):
             raise TypeError(
-                f"chain needs an optimizer (RMSprop, SGD, Adam), got {type(optimizer).__name__}"
+                f"chain needs an optimizer ({', '.join(r.title for r in RULES.values())}), "
+                f"got {type(optimizer).__name__}"
             )
         for i, t in enumerate(transforms):
             unknown = [n for n in t.params or () if n not in optimizer.params]
