@@ -665,3 +665,22 @@ def test_a_kind_without_a_shrink_recipe_is_not_warmed_up():
     from workbench.sweeps.worker import Task, shrink
 
     assert shrink([Task("0", "lm", {}, None)]) is None
+
+
+def test_sorted_rows_descending_sorts_text_too():
+    from types import SimpleNamespace
+
+    rows = [
+        {"i": 0, "v": 2.0, "status": "failed"},
+        {"i": 1, "v": None, "status": "finished"},
+        {"i": 2, "v": 10.0, "status": "diverged"},
+        {"i": 3, "v": float("nan"), "status": None},
+        {"i": 4, "v": "n/a", "status": "finished"},
+    ]
+    result = SimpleNamespace(rows=rows, columns=["i", "v", "status"])
+    order = lambda sort: [r["i"] for r in sw.sorted_rows(result, sort)[0]]  # noqa: E731
+    # numbers, then text, then missing values (in index order)
+    assert order("v") == [0, 2, 4, 1, 3]
+    assert order("-v") == [2, 0, 4, 1, 3]
+    assert order("status") == [2, 0, 1, 4, 3]
+    assert order("-status") == [1, 4, 0, 2, 3]

@@ -38,7 +38,12 @@ Pair = tuple[float, float]
 
 
 class ArmParams(Section):
-    """Link lengths (m), inertias (kg m^2), masses (kg), centre of mass of link 2 (m), damping."""
+    """Link lengths (m), inertias (kg m^2), masses (kg), centre of mass of link 2 (m), damping.
+
+    ``M1`` is the upper arm's mass, kept with the arm's description; the dynamics do not use
+    it, since ``I1`` is link 1's inertia about the shoulder, which already includes it (the
+    arm moves in a horizontal plane: no gravity).
+    """
 
     L1: float = Field(0.3, gt=0)
     L2: float = Field(0.33, gt=0)

@@ -59,7 +59,11 @@ class Data(Section):
     corpus: str | None = Field("alice", description="a bundled corpus (or null with `path`)")
     path: str | None = Field(None, description="a UTF-8 text file instead of a bundled corpus")
     level: Literal["char", "word"] = "char"
-    min_count: int = Field(1, ge=1, description="rarer words become <unk> (word level)")
+    min_count: int = Field(
+        1,
+        ge=1,
+        description="rarer symbols become unknown (<unk> for words, U+FFFD for characters)",
+    )
     valid_fraction: float = Field(0.1, gt=0, lt=1, description="the text's last part")
 
     @model_validator(mode="after")

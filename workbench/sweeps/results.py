@@ -46,17 +46,21 @@ class SweepResult:
         return 0 if not self.failed and not self.reference_failed else 1
 
 
-def _sort_key(column: str, descending: bool):
-    def key(row: dict):
+def _sorted(rows: list[dict], column: str, descending: bool) -> list[dict]:
+    """Numbers first, then other values as text, each in the order asked; missing values
+    (None, NaN) last, in index order."""
+    numbers, others, missing = [], [], []
+    for row in rows:
         value = row.get(column)
-        missing = value is None or (isinstance(value, float) and value != value)
-        if missing:
-            return (1, 0, "")
-        if is_number(value):
-            return (0, 0, -value if descending else value)
-        return (0, 1, str(value))
-
-    return key
+        if value is None or (isinstance(value, float) and value != value):
+            missing.append(row)
+        elif is_number(value):
+            numbers.append(row)
+        else:
+            others.append(row)
+    numbers.sort(key=lambda row: row[column], reverse=descending)
+    others.sort(key=lambda row: str(row[column]), reverse=descending)
+    return numbers + others + missing
 
 
 def sorted_rows(result: SweepResult, sort: str | None) -> tuple[list[dict], str | None]:
@@ -85,7 +89,7 @@ def sorted_rows(result: SweepResult, sort: str | None) -> tuple[list[dict], str 
     if column not in result.columns:
         have = ", ".join(c for c in result.columns if c not in ("message", "run_dir"))
         return result.rows, f"--sort {sort!r} is not a column of the summary (have: {have})"
-    return sorted(result.rows, key=_sort_key(column, descending)), None
+    return _sorted(result.rows, column, descending), None
 
 
 def summary_table(result: SweepResult, sort: str | None = None):
