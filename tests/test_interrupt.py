@@ -128,6 +128,34 @@ def test_ctrl_c_stops_a_single_solve_or_fit_within_a_second(case):
     np.testing.assert_allclose(res.y[:, -1], math.exp(-1.0), rtol=1e-8)
 
 
+@njit(cache=True)
+def costly_bowl(x, c):
+    s = 0.0
+    for i in range(int(c[0])):  # c[0] additions: a tenth of a second for 1e8
+        s += 1e-30 * i
+    return ((x - 1.0) ** 2).sum() + s
+
+
+def test_ctrl_c_during_a_bfgs_gradient_waits_for_one_evaluation_not_an_iteration():
+    """With finite differences in 8-d, BFGS's first gradient alone is 9 evaluations: polling
+    between iterations would wait for all of them. Every evaluation polls, so Ctrl-C waits
+    for the one in progress."""
+    cost = np.array([1e3])
+    minimize(costly_bowl, np.zeros(8), args=(cost,), options={"maxiter": 1})  # compile
+    start = time.perf_counter()
+    costly_bowl(np.zeros(8), np.array([1e8]))
+    evaluation = time.perf_counter() - start
+    cost[0] = 1e8 * 0.15 / evaluation  # about 0.15 s an evaluation on this machine
+    start = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt), signal_after(0.3, ctrl_c):
+        minimize(costly_bowl, np.zeros(8), args=(cost,))
+    assert time.perf_counter() - start < 0.3 + 4 * 0.15  # the gradient alone is 9 x 0.15 s
+    # and the next fit is right
+    res = minimize(costly_bowl, np.zeros(8), args=(np.array([0.0]),))
+    assert res.success
+    np.testing.assert_allclose(res.x, 1.0, atol=1e-5)
+
+
 def test_the_handlers_own_exception_arrives_with_its_traceback():
     _warm("solve_ivp t_eval")
 

@@ -222,15 +222,15 @@ def bfgs(
     go to the rows of ``allvecs`` while it has room (pass a (0, n) array for none). ``cb`` is
     the per-iteration callback (see :func:`._objective.call_iteration_callback`: None, or an
     address, 0 for none); a nonzero answer stops the iterations where scipy's
-    ``StopIteration`` does. ``stop`` is polled before every iteration (see
-    :mod:`workbench._numba.interrupt`; None on the GPU): when set, the status is
-    ``INTERRUPTED``. Returns (status, nit, f)."""
+    ``StopIteration`` does. ``stop`` is polled before every iteration and every evaluation
+    (see :mod:`workbench._numba.interrupt` and :mod:`._scalar`; None on the GPU): when set,
+    the status is ``INTERRUPTED``. Returns (status, nit, f)."""
     n = x0.shape[0]
     xk, gfk, pk, sk, yk, scratch = W[XK], W[GFK], W[PK], W[SK], W[YK], W[NORM]
     for i in range(n):
         xk[i] = x0[i]
-    old_fval = sf_value(obj, args, W, S, xk, fd, steps)
-    sf_grad(obj, args, W, S, xk, fd, steps)
+    old_fval = sf_value(obj, args, W, S, xk, fd, steps, stop)
+    sf_grad(obj, args, W, S, xk, fd, steps, stop)
     g = W[GC]
     for i in range(n):
         gfk[i] = g[i]
@@ -251,13 +251,14 @@ def bfgs(
         # old_fval/old_old_fval) if it fails; no step from either is precision loss
         alpha, new_fval = wolfe1(
             obj, args, W, S, L, old_fval, old_old_fval, derphi0, c1, c2, 1e100, 1e-100, 1e-14,
-            fd, steps,
+            fd, steps, stop,
         )  # fmt: skip
         outcome = FOUND
         if math.isnan(alpha):
             alpha, new_fval, outcome = wolfe2(
-                obj, args, W, S, old_fval, old_old_fval, derphi0, c1, c2, 1e100, 10, fd, steps
-            )
+                obj, args, W, S, old_fval, old_old_fval, derphi0, c1, c2, 1e100, 10, fd, steps,
+                stop,
+            )  # fmt: skip
         if math.isnan(alpha):
             warnflag = PR_LOSS
             break
@@ -272,7 +273,7 @@ def bfgs(
         if outcome == FOUND:
             gnew = W[GNEW]  # the gradient the line search met at the step
         else:  # the zoom search ran out of iterations: scipy evaluates the gradient itself
-            sf_grad(obj, args, W, S, xk, fd, steps)
+            sf_grad(obj, args, W, S, xk, fd, steps, stop)
             gnew = W[GC]
         for i in range(n):
             yk[i] = gnew[i] - gfk[i]
@@ -291,6 +292,8 @@ def bfgs(
         rhok_inv = dot(yk, sk)
         rhok = 1000.0 if rhok_inv == 0.0 else 1.0 / rhok_inv  # scipy's safeguard
         _update_inverse_hessian(H, sk, yk, rhok, T, A)
+    if interrupted(stop):  # the evaluations answered NaN from then on: say why
+        return INTERRUPTED, k, old_fval
     if warnflag != PR_LOSS:
         if k >= maxiter:
             warnflag = MAXITER

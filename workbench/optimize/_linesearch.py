@@ -28,23 +28,23 @@ FOUND, NO_SLOPE, ZOOM_FAILED, STALLED = 0, 1, 2, 3
 
 
 @leaf
-def phi(obj, args, W, S, s, fd, steps):
+def phi(obj, args, W, S, s, fd, steps, stop):
     """f(xk + s pk)."""
     S[PHI_CALLS] += 1.0  # scipy's line searches count calls (fc), not evaluations
     xk, pk, xs = W[XK], W[PK], W[XS]
     for i in range(xs.shape[0]):
         xs[i] = xk[i] + s * pk[i]
-    return sf_value(obj, args, W, S, xs, fd, steps)
+    return sf_value(obj, args, W, S, xs, fd, steps, stop)
 
 
 @leaf
-def derphi(obj, args, W, S, s, fd, steps):
+def derphi(obj, args, W, S, s, fd, steps, stop):
     """grad f(xk + s pk) . pk; the gradient is kept in ``W[GNEW]`` (scipy's ``gval``)."""
     S[DERPHI_CALLS] += 1.0
     xk, pk, xs = W[XK], W[PK], W[XS]
     for i in range(xs.shape[0]):
         xs[i] = xk[i] + s * pk[i]
-    sf_grad(obj, args, W, S, xs, fd, steps)
+    sf_grad(obj, args, W, S, xs, fd, steps, stop)
     g = W[GC]
     gnew = W[GNEW]
     for i in range(g.shape[0]):
@@ -257,7 +257,7 @@ def dcsrch_iterate(L, stp, f, g, task, ftol, gtol, xtol, stpmin, stpmax):
 
 
 @leaf
-def wolfe1(obj, args, W, S, L, phi0, old_phi0, derphi0, c1, c2, amax, amin, xtol, fd, steps):
+def wolfe1(obj, args, W, S, L, phi0, old_phi0, derphi0, c1, c2, amax, amin, xtol, fd, steps, stop):
     """``scalar_search_wolfe1``: returns (step or NaN on failure, f at the step)."""
     if derphi0 != 0 and not math.isnan(old_phi0):
         alpha1 = min(1.0, 1.01 * 2 * (phi0 - old_phi0) / derphi0)
@@ -275,8 +275,8 @@ def wolfe1(obj, args, W, S, L, phi0, old_phi0, derphi0, c1, c2, amax, amin, xtol
             return math.nan, phi1
         if task == FG:
             alpha1 = stp
-            phi1 = phi(obj, args, W, S, stp, fd, steps)
-            derphi1 = derphi(obj, args, W, S, stp, fd, steps)
+            phi1 = phi(obj, args, W, S, stp, fd, steps, stop)
+            derphi1 = derphi(obj, args, W, S, stp, fd, steps, stop)
         else:
             break
     else:
@@ -388,7 +388,9 @@ def quadmin(a, fa, fpa, b, fb):
 
 
 @leaf
-def zoom(obj, args, W, S, a_lo, a_hi, phi_lo, phi_hi, derphi_lo, phi0, derphi0, c1, c2, fd, steps):
+def zoom(
+    obj, args, W, S, a_lo, a_hi, phi_lo, phi_hi, derphi_lo, phi0, derphi0, c1, c2, fd, steps, stop
+):
     """scipy's ``_zoom``: returns (step or NaN, f there, slope there)."""
     delta1, delta2 = 0.2, 0.1
     phi_rec = phi0
@@ -410,14 +412,14 @@ def zoom(obj, args, W, S, a_lo, a_hi, phi_lo, phi_hi, derphi_lo, phi0, derphi0, 
             a_j = quadmin(a_lo, phi_lo, derphi_lo, a_hi, phi_hi)
             if math.isnan(a_j) or a_j > b - qchk or a_j < a + qchk:
                 a_j = a_lo + 0.5 * dalpha
-        phi_aj = phi(obj, args, W, S, a_j, fd, steps)
+        phi_aj = phi(obj, args, W, S, a_j, fd, steps, stop)
         if phi_aj > phi0 + c1 * a_j * derphi0 or phi_aj >= phi_lo:
             phi_rec = phi_hi
             a_rec = a_hi
             a_hi = a_j
             phi_hi = phi_aj
         else:
-            derphi_aj = derphi(obj, args, W, S, a_j, fd, steps)
+            derphi_aj = derphi(obj, args, W, S, a_j, fd, steps, stop)
             if abs(derphi_aj) <= -c2 * derphi0:
                 return a_j, phi_aj, derphi_aj
             if derphi_aj * (a_hi - a_lo) >= 0:
@@ -437,7 +439,7 @@ def zoom(obj, args, W, S, a_lo, a_hi, phi_lo, phi_hi, derphi_lo, phi0, derphi0, 
 
 
 @leaf
-def wolfe2(obj, args, W, S, phi0, old_phi0, derphi0, c1, c2, amax, maxiter, fd, steps):
+def wolfe2(obj, args, W, S, phi0, old_phi0, derphi0, c1, c2, amax, maxiter, fd, steps, stop):
     """``scalar_search_wolfe2``: returns (step, f at the step, outcome). The step is NaN on
     failure. The outcome says what scipy returns:
 
@@ -456,7 +458,7 @@ def wolfe2(obj, args, W, S, phi0, old_phi0, derphi0, c1, c2, amax, maxiter, fd, 
     if alpha1 < 0:
         alpha1 = 1.0
     alpha1 = min(alpha1, amax)
-    phi_a1 = phi(obj, args, W, S, alpha1, fd, steps)
+    phi_a1 = phi(obj, args, W, S, alpha1, fd, steps, stop)
     phi_a0 = phi0
     derphi_a0 = derphi0
     lo = hi = f_lo = f_hi = d_lo = 0.0  # the bracket handed to the zoom
@@ -466,7 +468,7 @@ def wolfe2(obj, args, W, S, phi0, old_phi0, derphi0, c1, c2, amax, maxiter, fd, 
         if phi_a1 > phi0 + c1 * alpha1 * derphi0 or (phi_a1 >= phi_a0 and i > 0):
             lo, hi, f_lo, f_hi, d_lo = alpha0, alpha1, phi_a0, phi_a1, derphi_a0
             break
-        derphi_a1 = derphi(obj, args, W, S, alpha1, fd, steps)
+        derphi_a1 = derphi(obj, args, W, S, alpha1, fd, steps, stop)
         if abs(derphi_a1) <= -c2 * derphi0:
             return alpha1, phi_a1, FOUND
         if derphi_a1 >= 0:
@@ -476,9 +478,11 @@ def wolfe2(obj, args, W, S, phi0, old_phi0, derphi0, c1, c2, amax, maxiter, fd, 
         alpha0 = alpha1
         alpha1 = alpha2
         phi_a0 = phi_a1
-        phi_a1 = phi(obj, args, W, S, alpha1, fd, steps)
+        phi_a1 = phi(obj, args, W, S, alpha1, fd, steps, stop)
         derphi_a0 = derphi_a1
     else:
         return alpha1, phi_a1, NO_SLOPE
-    a, f, _ = zoom(obj, args, W, S, lo, hi, f_lo, f_hi, d_lo, phi0, derphi0, c1, c2, fd, steps)
+    a, f, _ = zoom(
+        obj, args, W, S, lo, hi, f_lo, f_hi, d_lo, phi0, derphi0, c1, c2, fd, steps, stop
+    )
     return a, f, (ZOOM_FAILED if math.isnan(a) else FOUND)

@@ -38,16 +38,18 @@ def _run(obj, args, xk, pk, gfk, phi0, old_phi0, c1, c2, amax, amin, xtol, maxit
     for i in range(n):
         derphi0 += gfk[i] * pk[i]
     if math.isnan(phi0):
-        phi0 = phi(obj, args, W, S, 0.0, ANALYTIC, steps)
+        phi0 = phi(obj, args, W, S, 0.0, ANALYTIC, steps, None)
     outcome = FOUND
     if which == MORE_THUENTE:
         alpha, fval = wolfe1(
-            obj, args, W, S, L, phi0, old_phi0, derphi0, c1, c2, amax, amin, xtol, ANALYTIC, steps
-        )
+            obj, args, W, S, L, phi0, old_phi0, derphi0, c1, c2, amax, amin, xtol, ANALYTIC, steps,
+            None,
+        )  # fmt: skip
     else:
         alpha, fval, outcome = wolfe2(
-            obj, args, W, S, phi0, old_phi0, derphi0, c1, c2, amax, maxiter, ANALYTIC, steps
-        )
+            obj, args, W, S, phi0, old_phi0, derphi0, c1, c2, amax, maxiter, ANALYTIC, steps,
+            None,
+        )  # fmt: skip
     fc, gc = int(S[PHI_CALLS]), int(S[DERPHI_CALLS])
     return alpha, fc, gc, fval, phi0, W[GNEW].copy(), outcome
 

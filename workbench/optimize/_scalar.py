@@ -5,6 +5,11 @@ scipy evaluates the objective only at a new x (exact comparison with the last x)
 value at x is known, then spends one more evaluation per coordinate (``approx_derivative``,
 2-point, forward). The same rules here give the same counts. State lives in ``S`` (floats) and
 rows of the work matrix ``W``; nothing is allocated, so this runs in a GPU thread too.
+
+Every evaluation first polls ``stop`` (see :mod:`workbench._numba.interrupt`; None compiles
+the poll away): once it is set, the evaluations answer NaN without calling the objective, so
+the line search in progress ends at once and BFGS returns ``INTERRUPTED``. Ctrl-C thus waits
+for one evaluation, not for an iteration (a finite-difference gradient is n evaluations).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import math
 
 from .._numba import leaf
+from .._numba.interrupt import interrupted
 from ._objective import call_objective
 
 # rows of the work matrix W (n columns each)
@@ -65,8 +71,11 @@ def _compute(obj, args, W, S, need):
 
 
 @leaf
-def sf_value(obj, args, W, S, x, fd, steps):
-    """f(x), evaluated only if x is new (and counted as scipy counts it)."""
+def sf_value(obj, args, W, S, x, fd, steps, stop):
+    """f(x), evaluated only if x is new (and counted as scipy counts it); NaN once ``stop``
+    is set."""
+    if interrupted(stop):
+        return math.nan
     _move(W, S, x)
     if S[FVALID] == 0.0:
         if S[FREADY] == 0.0:
@@ -74,6 +83,12 @@ def sf_value(obj, args, W, S, x, fd, steps):
         S[NFEV] += 1.0
         S[FVALID] = 1.0
     return S[F]
+
+
+@leaf
+def _fill_nan(v):
+    for i in range(v.shape[0]):
+        v[i] = math.nan
 
 
 @leaf
@@ -105,21 +120,27 @@ def fd_step(x, fd, step):
 
 
 @leaf
-def sf_grad(obj, args, W, S, x, fd, steps):
-    """Leave the gradient at x in ``W[GC]``, evaluated only if x is new. (Returns nothing: a
-    CUDA device function may only return arrays it was given.)"""
-    _move(W, S, x)
+def sf_grad(obj, args, W, S, x, fd, steps, stop):
+    """Leave the gradient at x in ``W[GC]``, evaluated only if x is new; NaN once ``stop`` is
+    set. (Returns nothing: a CUDA device function may only return arrays it was given.)"""
     gc = W[GC]
+    if interrupted(stop):
+        _fill_nan(gc)
+        return
+    _move(W, S, x)
     if S[GVALID] == 0.0:
         if fd == ANALYTIC or fd == COMBINED:
             if S[GREADY] == 0.0:
                 _compute(obj, args, W, S, 3 if fd == COMBINED else 2)
         else:
-            f0 = sf_value(obj, args, W, S, W[XC], fd, steps)
+            f0 = sf_value(obj, args, W, S, W[XC], fd, steps, stop)
             xc, xt = W[XC], W[XT]
             for i in range(xc.shape[0]):
                 xt[i] = xc[i]
             for i in range(xc.shape[0]):
+                if interrupted(stop):
+                    _fill_nan(gc)
+                    return
                 h = fd_step(xc[i], fd, steps[i])
                 if fd == FD3_REL:  # f(x + h) - f(x - h) over the distance between the points
                     xt[i] = xc[i] - h
