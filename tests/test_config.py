@@ -217,6 +217,29 @@ def test_kind_override_resets_section():
     assert config.apply_overrides(raw, ["torque.kind=sines"]) == raw
 
 
+def test_overrides_address_list_items_by_index():
+    raw = {"runs": [{"kind": "a", "x": 1}, {"kind": "b", "x": 2}]}
+    out = config.apply_overrides(raw, ["runs.1.x=5", "runs[0].y=[1, 2]", "runs[0].y.1=7"])
+    assert out == {"runs": [{"kind": "a", "x": 1, "y": [1, 7]}, {"kind": "b", "x": 5}]}
+    # a kind reset inside a list item, the item's other overrides applied again
+    out = config.apply_overrides(raw, ["runs.1.z=3", "runs.1.kind=c"])
+    assert out == {"runs": [{"kind": "a", "x": 1}, {"kind": "c", "z": 3}]}
+    assert raw == {"runs": [{"kind": "a", "x": 1}, {"kind": "b", "x": 2}]}  # untouched
+    err = error(config.apply_overrides, raw, ["runs.2.x=1"])
+    assert (err.key, err.problem) == (
+        "runs[2]",
+        "'runs' is a list of 2 items; '2' is not one of its indices (0 to 1) "
+        "(override 'runs.2.x=1')",
+    )
+    assert "not one of its indices" in str(error(config.apply_overrides, raw, ["runs.x.y=1"]))
+
+
+def test_an_override_that_cannot_be_applied_names_the_file(write):
+    path = write(BASIC)
+    err = error(config.resolve, path, ["solver.rtol.x=1"])
+    assert (err.file, err.key) == (str(path), "solver.rtol.x")
+
+
 # ------------------------------------------------------------------------------- resolving
 
 

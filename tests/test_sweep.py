@@ -684,3 +684,15 @@ def test_sorted_rows_descending_sorts_text_too():
     assert order("-v") == [2, 0, 4, 1, 3]
     assert order("status") == [2, 0, 1, 4, 3]
     assert order("-status") == [1, 4, 0, 2, 3]
+
+
+def test_axes_reach_list_items_by_index(tmp_path):
+    path = tmp_path / "sw.yaml"
+    path.write_text(
+        "experiment: train\ndata: {kind: moons, samples: 200}\nmodel: {kind: mlp, hidden: [8]}\n"
+        "optimizers:\n  - {kind: rmsprop, lr: 1.0e-3}\n  - {kind: sgd, lr: 0.05}\n"
+        "sweep:\n  optimizers.1.lr: [0.01, 0.1]\n  'optimizers[0].rho': [0.9, 0.5]\n"
+    )
+    got = [(r.values, r.cfg.optimizers[0].rho, r.cfg.optimizers[1].lr) for r in sw.plan(path).runs]
+    assert [(rho, lr) for _, rho, lr in got] == [(0.9, 0.01), (0.5, 0.01), (0.9, 0.1), (0.5, 0.1)]
+    assert got[0][0] == {"optimizers.1.lr": 0.01, "optimizers[0].rho": 0.9}

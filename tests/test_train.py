@@ -179,6 +179,21 @@ def test_bad_training_configs_exit_2_naming_the_key(tmp_path, overrides, needle)
     assert not list(tmp_path.iterdir())  # nothing ran, no run folder
 
 
+def test_overrides_reach_one_optimizer_of_a_list():
+    from workbench.config import ConfigError, resolve
+
+    cfg = resolve(
+        ROOT / "configs/optimizers.yaml", ["optimizers.1.lr=0.5", "optimizers[2].kind=sgd"]
+    )
+    kinds = [(o.kind, o.lr, getattr(o, "momentum", None)) for o in cfg.optimizers]
+    # the file's SGD with its lr changed; Adam replaced by an SGD section of defaults
+    assert kinds == [("rmsprop", 1e-3, 0.0), ("sgd", 0.5, 0.9), ("sgd", 0.01, 0.0)]
+    with pytest.raises(ConfigError) as info:
+        resolve(ROOT / "configs/optimizers.yaml", ["optimizers[1].lr=-1"])
+    assert info.value.key == "optimizers[1].lr"
+    assert info.value.problem == "must be > 0, got -1 (from override 'optimizers[1].lr=-1')"
+
+
 def test_a_diverging_run_stops_with_the_last_state_within_bounds(tmp_path):
     """Plain descent on the saddle runs off along -y^T D y: the run ends as diverged at the
     first step past the bound, exit 1, with the parameters of the step before."""

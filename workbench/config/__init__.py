@@ -120,7 +120,10 @@ def resolve_dict(
     from workbench import experiments
 
     overrides = list(overrides)
-    data = apply_overrides(raw, overrides)
+    try:
+        data = apply_overrides(raw, overrides)
+    except ConfigError as exc:  # say which file the override was applied to
+        raise ConfigError(exc.problem, file=file, key=exc.key) from None
     if SWEEP_KEY in data:
         raise ConfigError(
             "this file describes a sweep (it has a sweep: section); run it with "

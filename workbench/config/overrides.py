@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -38,6 +39,9 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return list(path), copy.deepcopy(value)
 
 
+_INDEX = re.compile(r"\[\s*(\d+)\s*\]")
+
+
 @functools.lru_cache(maxsize=4096)
 def _parse_override_cached(text: str) -> tuple[tuple[str, ...], Any]:
     key, sep, value_text = text.partition("=")
@@ -46,7 +50,8 @@ def _parse_override_cached(text: str) -> tuple[tuple[str, ...], Any]:
         raise ConfigError(f"override {text!r}: expected KEY=VALUE (e.g. solver.rtol=1e-8)")
     if not key:
         raise ConfigError(f"override {text!r}: the key before '=' is empty")
-    path = tuple(part.strip() for part in key.split("."))
+    # "optimizers[0].lr", the form messages show, is "optimizers.0.lr"
+    path = tuple(part.strip() for part in _INDEX.sub(r".\1", key).split("."))
     if not all(path):
         raise ConfigError(f"override {text!r}: empty part in key path {key!r}")
     if not value_text.strip():
@@ -61,10 +66,12 @@ def _parse_override_cached(text: str) -> tuple[tuple[str, ...], Any]:
 def apply_overrides(raw: dict, overrides: Iterable[str]) -> dict:
     """A copy of ``raw`` with each ``KEY=VALUE`` override applied in order.
 
-    Missing intermediate mappings are created. Setting ``SECTION.kind`` to a *different* kind
-    replaces the section with ``{"kind": new}`` so it gets the new kind's defaults; the other
-    overrides of that section given anywhere on the command line are then applied again, in
-    order. Setting ``kind`` to the kind the section already has keeps the section as it is.
+    Missing intermediate mappings are created. A list item is addressed by its index, as
+    ``optimizers.0.lr`` or ``optimizers[0].lr`` (the form error messages use). Setting
+    ``SECTION.kind`` to a *different* kind replaces the section with ``{"kind": new}`` so it
+    gets the new kind's defaults; the other overrides of that section given anywhere on the
+    command line are then applied again, in order. Setting ``kind`` to the kind the section
+    already has keeps the section as it is.
 
     Parameters
     ----------
@@ -84,10 +91,10 @@ def apply_overrides(raw: dict, overrides: Iterable[str]) -> dict:
         if len(path) > 1 and path[-1] == "kind":
             section_path = path[:-1]
             parent = _container(out, section_path, text)
-            section = parent.get(section_path[-1])
+            section = _get(parent, section_path[-1])
             if isinstance(section, dict) and section.get("kind") == value:
                 continue
-            parent[section_path[-1]] = {"kind": copy.deepcopy(value)}
+            _put(parent, section_path[-1], {"kind": copy.deepcopy(value)})
             # Overrides of this section that came before the reset are applied again; those
             # after it are applied when the loop reaches them.
             n = len(section_path)
@@ -100,14 +107,15 @@ def apply_overrides(raw: dict, overrides: Iterable[str]) -> dict:
     return out
 
 
-def _container(root: dict, path: list[str], text: str) -> dict:
-    """The mapping that holds ``path[-1]``, creating missing mappings on the way."""
-    node = root
+def _container(root: dict, path: list[str], text: str) -> dict | list:
+    """The mapping or list that holds ``path[-1]``, creating missing mappings on the way."""
+    node: dict | list = root
     for depth, part in enumerate(path[:-1]):
-        child = node.get(part)
+        child = _get(node, part, path[:depth], text)
         if child is None:
-            child = node[part] = {}
-        elif not isinstance(child, dict):
+            child = {}
+            _put(node, part, child)
+        elif not isinstance(child, (dict, list)):
             where = ".".join(path[: depth + 1])
             raise ConfigError(
                 f"cannot set {path[depth + 1]!r} under {where!r}: "
@@ -115,8 +123,31 @@ def _container(root: dict, path: list[str], text: str) -> dict:
                 key=".".join(path),
             )
         node = child
+    _get(node, path[-1], path[:-1], text)  # an index must exist
     return node
 
 
+def _get(node: dict | list, part: str, where: list[str] = (), text: str = "") -> Any:
+    """``node[part]``: a key of a mapping (None when missing), an index of a list."""
+    if isinstance(node, dict):
+        return node.get(part)
+    if not (part.isdigit() and int(part) < len(node)):
+        shown = ".".join(where)
+        indices = f"0 to {len(node) - 1}" if node else "none: it is empty"
+        raise ConfigError(
+            f"{shown!r} is a list of {len(node)} items; {part!r} is not one of its indices "
+            f"({indices}) (override {text!r})",
+            key=f"{shown}[{part}]",
+        )
+    return node[int(part)]
+
+
+def _put(node: dict | list, part: str, value: Any) -> None:
+    if isinstance(node, dict):
+        node[part] = value
+    else:
+        node[int(part)] = value
+
+
 def _set(root: dict, path: list[str], value: Any, text: str) -> None:
-    _container(root, path, text)[path[-1]] = copy.deepcopy(value)
+    _put(_container(root, path, text), path[-1], copy.deepcopy(value))

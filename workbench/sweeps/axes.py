@@ -28,7 +28,8 @@ __all__ = ["Axis", "axis_from_yaml", "grid", "parse_axis", "sample", "show", "ya
 MAX_GRID = 100_000
 
 _FUNC = re.compile(r"^\s*(linspace|logspace|range)\s*\((.*)\)\s*$", re.S)
-_KEY_PART = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# a key, with list indices as ``optimizers[0]`` or as a part of their own (``optimizers.0``)
+_KEY_PART = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*(?:\[\d+\])*|\d+)$")
 FORMS = "V1,V2,... (YAML values), linspace(a,b,n), logspace(a,b,n) or range(a,b,step)"
 
 
@@ -102,7 +103,7 @@ def axis_from_yaml(key: Any, value: Any, *, file: Any = None, where: str = "swee
 
 def _check_key(key: str) -> None:
     parts = key.split(".")
-    if not all(_KEY_PART.match(part) for part in parts):
+    if parts[0].isdigit() or not all(_KEY_PART.match(part) for part in parts):
         raise _AxisError(f"{key!r} is not a dotted config key such as solver.rtol")
 
 
