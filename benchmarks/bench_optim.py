@@ -19,6 +19,10 @@ One process, after JIT warm-up; medians over repeats:
 Targets for the RMSprop step at 1e7 elements: at least 0.7 of the bandwidth and 8x the numpy
 expression (the Adagrad lines have none).
 
+- the step of every registered optimizer on four float32 blocks of 100 elements (cpu target),
+  where the Python around the kernels is most of the time, against its numpy reference class
+  (:mod:`workbench.optim.reference`), paired rounds: the per-step overhead users of small
+  models meet;
 - one training epoch of the MLP of ``configs/train_mlp.yaml`` (digits, [64, 64, 10], RMSprop,
   batch 64) against the same epoch with the numpy model and numpy RMSprop
   (``workbench compare``'s reference); both share the seeded minibatches. The same with
@@ -184,9 +188,38 @@ def mlp_epoch(optimizer: str = "RMSprop", overrides: tuple[str, ...] = ()) -> No
     )
 
 
+def small_blocks() -> None:
+    """Each registered optimizer's step on four 100-element float32 blocks, against its numpy
+    reference class; microseconds per step, paired rounds."""
+    from _timing import paired_times
+
+    from workbench.optim import optimizer_class
+    from workbench.optim.registry import RULES
+
+    rng = np.random.default_rng(0)
+    shapes = {f"p{i}": 100 for i in range(4)}
+    grads = {k: (rng.standard_normal(n) * 1e-3).astype(np.float32) for k, n in shapes.items()}
+    print("step on 4 float32 blocks of 100 elements (cpu), fused vs numpy reference:")
+    for kind, rule in RULES.items():
+        ours_p = {k: rng.standard_normal(n).astype(np.float32) for k, n in shapes.items()}
+        ref_p = {k: v.copy() for k, v in ours_p.items()}
+        ours = optimizer_class(kind)(ours_p, lr=1e-3, target="cpu")
+        ref = rule.reference(ref_p, lr=1e-3)
+        number = 500 if QUICK else 2000
+        t_ours, t_ref, ratio = paired_times(
+            lambda o=ours: o.step(grads), lambda r=ref: r.step(grads), rounds=9, number=number,
+            ref_number=number,
+        )  # fmt: skip
+        print(
+            f"  {rule.title:<10} ours {t_ours * 1e6:7.2f} us   numpy {t_ref * 1e6:7.2f} us   "
+            f"ratio {ratio:5.1f}x"
+        )
+
+
 def main() -> None:
     t = time.perf_counter()
     print(f"threads: {numba.get_num_threads()} (numba {numba.__version__}, numpy {np.__version__})")
+    small_blocks()
     rmsprop_step()
     adagrad_step()
     mlp_epoch()
