@@ -232,6 +232,11 @@ def test_overrides_address_list_items_by_index():
         "(override 'runs.2.x=1')",
     )
     assert "not one of its indices" in str(error(config.apply_overrides, raw, ["runs.x.y=1"]))
+    err = error(config.apply_overrides, raw, ["steps.0.x=1"])
+    assert err.problem == (
+        "'steps' is not in the file, so item 0 cannot be set; give the whole list "
+        "(e.g. steps=[...]) (override 'steps.0.x=1')"
+    )
 
 
 def test_an_override_that_cannot_be_applied_names_the_file(write):

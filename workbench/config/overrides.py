@@ -112,6 +112,13 @@ def _container(root: dict, path: list[str], text: str) -> dict | list:
     node: dict | list = root
     for depth, part in enumerate(path[:-1]):
         child = _get(node, part, path[:depth], text)
+        if child is None and path[depth + 1].isdigit():
+            where = ".".join(path[: depth + 1])
+            raise ConfigError(
+                f"{where!r} is not in the file, so item {path[depth + 1]} cannot be set; give "
+                f"the whole list (e.g. {where}=[...]) (override {text!r})",
+                key=".".join(path),
+            )
         if child is None:
             child = {}
             _put(node, part, child)
