@@ -93,6 +93,12 @@ def test_options_and_a_given_gradient():
     gfk = fprime(xk, SMOOTH)
     kw = dict(gfk=gfk, c1=1e-3, c2=0.5, amax=0.2)
     same_tuple(*both(line_search, scipy_ls.line_search_wolfe2, xk, -gfk, **kw))
+    # scipy's positional order: ..., amax, extra_condition, maxiter
+    ours = line_search(f, fprime, xk, -gfk, gfk, None, None, (SMOOTH,), 1e-3, 0.5, 0.2, None, 3)
+    ref = scipy_ls.line_search_wolfe2(
+        f, fprime, xk, -gfk, gfk, None, None, (SMOOTH,), 1e-3, 0.5, 0.2, None, 3
+    )
+    same_tuple(ours, ref)
     kw = dict(gfk=gfk, c1=1e-3, c2=0.5, amax=0.2, amin=1e-3, xtol=1e-10)
     same_tuple(*both(line_search_wolfe1, scipy_ls.line_search_wolfe1, xk, -gfk, **kw))
 
@@ -152,5 +158,7 @@ def test_bad_arguments_say_what_to_do():
     xk = np.zeros(3)
     with pytest.raises(ValueError, match="'c1' and 'c2' do not satisfy"):
         line_search(f, fprime, xk, xk, args=(SMOOTH,), c1=0.9, c2=0.1)
+    with pytest.raises(ValueError, match="extra_condition is not supported"):
+        line_search(f, fprime, xk, xk, args=(SMOOTH,), extra_condition=lambda a, x, f, g: True)
     with pytest.raises(ValueError, match="must be 1-D arrays of the same length"):
         line_search_wolfe1(f, fprime, xk, np.zeros(2), args=(SMOOTH,))

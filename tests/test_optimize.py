@@ -13,6 +13,7 @@ kernel is compiled once (and cached on disk) for all of them.
 from __future__ import annotations
 
 import math
+import re
 import types
 import warnings
 
@@ -435,3 +436,32 @@ def test_vecnorm_is_scipys_to_the_last_bit(ord):
             assert got == want, (n, got, want)
         else:  # numpy's own pow (vectorised) and libm's round a few cases apart
             assert got == pytest.approx(want, rel=1e-14)
+
+
+def test_scipys_signature_hess_bounds_and_constraints_as_scipy_treats_them():
+    """minimize takes scipy's parameters in scipy's order. BFGS does not use hess or hessp and
+    cannot handle bounds or constraints: with method='BFGS' scipy warns and minimises without
+    them, and so do we, to its numbers; with method=None scipy would choose L-BFGS-B or
+    SLSQP, which we do not have, so that is an error rather than another method's answer."""
+    d, x0 = np.zeros(1), np.array([-1.2, 1.0])
+    ref = scipy_minimize(value, x0, args=(ROSEN, d), jac=gradient)
+    # every parameter positionally, in scipy's order
+    ours = minimize(value, x0, (ROSEN, d), None, gradient, None, None, None, (), None, None, {})
+    assert (ours.nit, ours.nfev, ours.njev) == (ref.nit, ref.nfev, ref.njev)
+    np.testing.assert_allclose(ours.x, ref.x, rtol=1e-10)
+    box, eq = [(-2.0, 2.0)] * 2, [{"type": "eq", "fun": lambda x: x[0] - x[1]}]
+    for kw, words in (
+        ({"hess": gradient}, "does not use Hessian information (hess)"),
+        ({"hessp": gradient}, "does not use Hessian-vector product information (hessp)"),
+        ({"bounds": box}, "cannot handle bounds"),
+        ({"constraints": eq}, "cannot handle constraints"),
+    ):
+        with pytest.warns(RuntimeWarning, match=r"Method BFGS " + re.escape(words)):
+            ref_kw = scipy_minimize(value, x0, args=(ROSEN, d), method="BFGS", jac=gradient, **kw)
+        with pytest.warns(RuntimeWarning, match=r"Method BFGS " + re.escape(words)):
+            ours = minimize(value, x0, args=(ROSEN, d), method="BFGS", jac=gradient, **kw)
+        assert (ours.nit, ours.nfev) == (ref_kw.nit, ref_kw.nfev) == (ref.nit, ref.nfev)
+    with pytest.raises(ValueError, match="scipy's minimize chooses L-BFGS-B"):
+        minimize(value, x0, args=(ROSEN, d), jac=gradient, bounds=box)
+    with pytest.raises(ValueError, match="scipy's minimize chooses SLSQP"):
+        minimize(value, x0, args=(ROSEN, d), jac=gradient, constraints=eq)

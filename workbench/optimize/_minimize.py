@@ -588,7 +588,10 @@ def fmin_bfgs(
     return (res.x, res.allvecs) if retall else res.x
 
 
-def minimize(fun, x0, args=(), method="BFGS", jac=None, options=None, *, tol=None, callback=None):
+def minimize(
+    fun, x0, args=(), method=None, jac=None, hess=None, hessp=None, bounds=None, constraints=(),
+    tol=None, callback=None, options=None,
+):  # fmt: skip
     """Minimise a scalar function of one or more variables: ``scipy.optimize.minimize`` for
     the methods workbench compiles (BFGS only).
 
@@ -605,7 +608,9 @@ def minimize(fun, x0, args=(), method="BFGS", jac=None, options=None, *, tol=Non
         Extra arguments passed to ``fun`` and ``jac``. A value that is not a tuple is taken
         as one argument.
     method : str, optional
-        ``"BFGS"`` (the default; case-insensitive). Any other method raises ValueError.
+        ``"BFGS"`` (case-insensitive). None (the default) chooses as scipy does: BFGS, unless
+        ``bounds`` or ``constraints`` ask for L-BFGS-B or SLSQP, which workbench does not
+        provide (ValueError). Any other method raises ValueError.
     jac : {callable, True, None, '2-point', '3-point'}, optional
         How the gradient is obtained:
 
@@ -615,6 +620,14 @@ def minimize(fun, x0, args=(), method="BFGS", jac=None, options=None, *, tol=Non
           absolute step ``options["eps"]``;
         * ``'2-point'`` / ``'3-point'``: forward / central differences with relative steps
           ``options["finite_diff_rel_step"]`` (``eps`` is then ignored).
+    hess, hessp : callable, optional
+        Not used by BFGS: as in scipy, a ``RuntimeWarning`` says so.
+    bounds : sequence or Bounds, optional
+        BFGS cannot handle bounds: with ``method="BFGS"`` they are ignored with scipy's
+        ``RuntimeWarning`` (scipy's numbers); with ``method=None`` scipy would choose
+        L-BFGS-B, so this raises ValueError.
+    constraints : dict or sequence of dict, optional
+        As ``bounds`` (scipy would choose SLSQP).
     options : dict, optional
         BFGS options (:data:`BFGS_OPTIONS`); unknown names raise ValueError.
 
@@ -711,8 +724,35 @@ def minimize(fun, x0, args=(), method="BFGS", jac=None, options=None, *, tol=Non
     >>> res.x
     array([1., 1., 1.])
     """
+    constrained = bool(np.any(constraints)) if constraints is not None else False
+    if method is None:
+        # scipy's automatic choice: BFGS only for an unconstrained problem without bounds
+        if constrained or bounds is not None:
+            chosen = "SLSQP" if constrained else "L-BFGS-B"
+            raise ValueError(
+                f"with {'constraints' if constrained else 'bounds'}, scipy's minimize chooses "
+                f"{chosen}, which workbench does not provide (it compiles BFGS only): use "
+                "scipy.optimize.minimize, or pass method='BFGS' to minimize without them (as "
+                "scipy's BFGS does)."
+            )
+        method = "BFGS"
     if not isinstance(method, str) or method.lower() != "bfgs":
         raise ValueError(f"method {method!r} is not available; accepted: 'BFGS'.")
+    # what scipy's minimize says of arguments BFGS does not use, in its words
+    if hess is not None:
+        warnings.warn(
+            f"Method {method} does not use Hessian information (hess).", RuntimeWarning, 2
+        )
+    if hessp is not None:
+        warnings.warn(
+            f"Method {method} does not use Hessian-vector product information (hessp).",
+            RuntimeWarning,
+            2,
+        )
+    if constrained:
+        warnings.warn(f"Method {method} cannot handle constraints.", RuntimeWarning, 2)
+    if bounds is not None:
+        warnings.warn(f"Method {method} cannot handle bounds.", RuntimeWarning, 2)
     options = dict(options) if options else {}
     unknown = sorted(set(options).difference(BFGS_OPTIONS)) if options else None
     if unknown:

@@ -96,6 +96,7 @@ def line_search(
     c1=1e-4,
     c2=0.9,
     amax=None,
+    extra_condition=None,
     maxiter=10,
 ):
     """Find a step satisfying the strong Wolfe conditions: ``scipy.optimize.line_search``
@@ -128,6 +129,10 @@ def line_search(
         Curvature constant, ``0 < c1 < c2 < 1`` (default 0.9).
     amax : float, optional
         Largest step allowed (default None: no limit).
+    extra_condition : None
+        scipy's extra acceptance test ``extra_condition(alpha, x, f, g)``: not supported
+        (the search is compiled); anything but None raises ValueError. It is here so that
+        scipy's positional order holds (``maxiter`` after it).
     maxiter : int, optional
         Maximum bracketing iterations (default 10).
 
@@ -151,7 +156,7 @@ def line_search(
     ------
     ValueError
         If ``c1``/``c2`` do not satisfy ``0 < c1 < c2 < 1``, ``xk`` and ``pk`` are not 1-D
-        of one length, or the gradient's shape is not ``xk``'s.
+        of one length, the gradient's shape is not ``xk``'s, or ``extra_condition`` is given.
 
     Notes
     -----
@@ -159,9 +164,13 @@ def line_search(
     ``new_fval`` and ``new_slope`` are None; when the step stalls at 0 or passes ``amax``,
     ``alpha`` is None, ``new_fval`` is ``f(xk)`` and ``old_fval`` is ``old_old_fval`` as given;
     out of iterations, the last step and its value are returned with ``new_slope`` None.
-    scipy's ``LineSearchWarning`` is not emitted, and scipy's ``extra_condition`` argument
-    is not supported.
+    scipy's ``LineSearchWarning`` is not emitted.
     """
+    if extra_condition is not None:
+        raise ValueError(
+            "extra_condition is not supported: the search runs compiled and cannot call a "
+            "Python test at each trial step (use scipy.optimize.line_search for it)."
+        )
     obj, key, args, xk, pk, gfk, phi0, old_phi0 = _prepare(
         f, myfprime, xk, pk, gfk, old_fval, old_old_fval, args, c1, c2
     )
