@@ -575,3 +575,23 @@ def test_a_step_record_that_would_fill_the_memory_ends_with_a_status(monkeypatch
     # a solve within the bound is untouched
     res = solve_ivp(decay, (0, 1), np.ones(2), max_step=1e-4)
     assert res.status == 0 and res.t.size == res.naccept + 1 > 10_000
+
+
+def test_the_result_is_also_a_mapping_with_scipys_keys():
+    """scipy's OdeResult is a dict whose keys are attributes; code written for it indexes it."""
+
+    def decay(t, y):
+        return -y
+
+    ref = si.solve_ivp(decay, (0, 1), [1.0, 2.0], events=lambda t, y: y[0] - 0.5)
+    ours = solve_ivp(decay, (0, 1), [1.0, 2.0], events=lambda t, y: y[0] - 0.5)
+    assert set(ref.keys()) <= set(ours.keys())
+    assert set(ours) - set(ref) == {"naccept", "nreject"}
+    for key in ("nfev", "njev", "nlu", "status", "message", "success"):
+        assert ours[key] == ref[key], key
+    np.testing.assert_array_equal(ours["t"], ref["t"])
+    np.testing.assert_allclose(ours["y"], ref["y"], rtol=1e-13)
+    np.testing.assert_allclose(ours["t_events"][0], ref["t_events"][0], rtol=1e-13)
+    assert ours["y"] is ours.y and dict(ours)["sol"] is None and "sol" in ours
+    with pytest.raises(KeyError):
+        ours["x"]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 
 import numpy as np
 from numba import njit
@@ -74,11 +75,13 @@ def status_message(code: int, t_bad: float) -> tuple[int, str]:
 
 
 @dataclass(slots=True)
-class OdeResult:
+class OdeResult(Mapping):
     """The result of :func:`solve_ivp`, with the fields of scipy's ``OdeResult``.
 
     ``t`` (k,) and ``y`` (n, k): the output times and states; ``t_events`` and ``y_events``:
     with events, one array per event of its times (c,) and states (c, n), else None.
+    Like scipy's (a dict whose keys are also attributes), it is a read-only mapping too:
+    ``res["y"]``, ``"sol" in res``, ``res.keys()``, ``dict(res)``.
     """
 
     t: np.ndarray
@@ -95,6 +98,20 @@ class OdeResult:
     naccept: int = 0
     nreject: int = 0
 
+    def __getitem__(self, key: str):
+        if key not in _ODE_FIELDS:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self):
+        return iter(_ODE_FIELDS)
+
+    def __len__(self) -> int:
+        return len(_ODE_FIELDS)
+
+    __eq__ = object.__eq__  # identity, as a dataclass of arrays cannot compare by value
+    __hash__ = None
+
     def __repr__(self) -> str:
         events = "" if self.t_events is None else f", events={[len(t) for t in self.t_events]}"
         return (
@@ -102,6 +119,9 @@ class OdeResult:
             f"naccept={self.naccept}, nreject={self.nreject}, t.shape={self.t.shape}, "
             f"y.shape={self.y.shape}{events})"
         )
+
+
+_ODE_FIELDS = tuple(f.name for f in fields(OdeResult))
 
 
 class DenseSolution:
