@@ -196,6 +196,9 @@ def test_adam_hyperparameters_changed_between_steps():
         if i == 5:
             opt.lr = ref.lr = 3e-3
             opt.betas = ref.betas = (0.5, 0.9)
+        if i == 10:  # numpy values, as a schedule computes them
+            opt.lr, ref.lr = np.array(2e-3), 2e-3
+            opt.betas, ref.betas = np.array([0.6, 0.95]), (0.6, 0.95)
         opt.step(grads)
         ref.step(grads)
     assert_close(params, ref_params, np.float64)

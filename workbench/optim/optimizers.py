@@ -270,12 +270,12 @@ class Optimizer:
     def _configure(self) -> None:
         """What the hyperparameters decide: they are checked, the state arrays they need are
         made, and the flags and the arrays each block passes are chosen. Runs when they have
-        changed since the last step (the key is their values), not at every step."""
+        changed since the last step (the key is their objects), not at every step."""
         self._validate()
         self._ensure_state()
         hp = self.hyperparameter_values()
         rule = self.rule
-        self._hp, self._hp_key = hp, tuple(hp.values())
+        self._hp = hp
         self._flags = rule.flags(hp)
         self._on = {s.name: s.on(hp) for s in rule.states}
         self._arrays = [s.name if self._on[s.name] else None for s in rule.states]  # None: off
@@ -285,7 +285,9 @@ class Optimizer:
 
     def _before_step(self) -> None:
         """The scalars and flags shared by the blocks, for this step."""
-        if tuple(getattr(self, h) for h in self.hyperparameters) != self._hp_key:
+        # unchanged means the very objects _configure left (any assignment, even of an equal
+        # value or of an array, configures again: cheap, and never compares arrays)
+        if any(getattr(self, h) is not v for h, v in self._hp.items()):
             self._configure()
         self._scalars = self.rule.scalars(self._hp, self.step_count + 1)
         self._cast_scalars: dict = {}  # by dtype
