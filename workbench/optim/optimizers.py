@@ -249,7 +249,8 @@ class Optimizer:
             self._d_params = {n: _cuda.to_device(p.reshape(-1)) for n, p in self.params.items()}
             self._d_grads: dict = {}
         self._state: dict[str, dict] = {name: {} for name in self.params}
-        self._launchers = {name: self._launcher(name) for name in self.params}
+        self._kernels = {name: self._kernel(name) for name in self.params}
+        self._dtypes = {p.dtype for p in self.params.values()}
         self._flat_params = {
             n: self._d_params[n] if self._cuda is not None else p.reshape(-1)
             for n, p in self.params.items()
@@ -257,11 +258,6 @@ class Optimizer:
         self._configure()
 
     # ------------------------------------------------------------------ the update rule
-    def _state_keys(self) -> tuple[str, ...]:
-        """The state arrays the current hyperparameters need."""
-        hp = self.hyperparameter_values()
-        return tuple(s.name for s in self.rule.states if s.on(hp))
-
     def _validate(self) -> None:
         """Check the hyperparameters (they may have been changed since the last step)."""
         for h, v in self.rule.validate(self.hyperparameter_values()).items():
@@ -282,6 +278,13 @@ class Optimizer:
         self._lazy_on = [s.name for s in rule.states if s.lazy and self._on[s.name]]
         # the loop flags once no lazy state array is fresh (always, past the first step)
         self._settled_loop_flags = rule.loop_flag_values(self._on, lambda state: False)
+        # each block's kernel, parameter and state arguments (a placeholder for a state
+        # array that is off), ready for the steps until the hyperparameters change
+        self._blocks = {}
+        for name, p in self._flat_params.items():
+            st, empty = self._state[name], self._empty(name, p)
+            arrays = tuple(st[key] if key else empty for key in self._arrays)
+            self._blocks[name] = (self._kernels[name], p, arrays, p.dtype)
 
     def _before_step(self) -> None:
         """The scalars and flags shared by the blocks, for this step."""
@@ -289,8 +292,8 @@ class Optimizer:
         # value or of an array, configures again: cheap, and never compares arrays)
         if any(getattr(self, h) is not v for h, v in self._hp.items()):
             self._configure()
-        self._scalars = self.rule.scalars(self._hp, self.step_count + 1)
-        self._cast_scalars: dict = {}  # by dtype
+        scalars = self.rule.scalars(self._hp, self.step_count + 1)
+        self._cast_scalars = {dtype: _cast(dtype, *scalars) for dtype in self._dtypes}
         fresh = self._fresh
         if self._lazy_on and fresh:  # the loop flags depend on the block
             self._loop_flags = {
@@ -301,24 +304,6 @@ class Optimizer:
             }
         else:
             self._loop_flags = None
-
-    def _update(self, name: str, p, g, st: dict, launch) -> None:
-        """One block's update: ``launch(kind, *args)`` runs the kernel on this block's target."""
-        empty = self._empty(name, p)
-        arrays = [st[key] if key else empty for key in self._arrays]
-        scalars = self._cast_scalars.get(p.dtype)
-        if scalars is None:
-            scalars = self._cast_scalars[p.dtype] = _cast(p.dtype, *self._scalars)
-        loop_flags = (
-            self._settled_loop_flags if self._loop_flags is None else self._loop_flags[name]
-        )
-        launch(self.kind, p, g, *arrays, *scalars, *self._flags, *loop_flags)
-        if self._fresh:
-            for state in self._lazy_on:
-                self._fresh.discard((name, state))
-
-    def _after_step(self) -> None:
-        pass
 
     # ---------------------------------------------------------------------- machinery
     def _block_target(self, size: int) -> str:
@@ -355,22 +340,18 @@ class Optimizer:
             return p  # device: any array of the dtype will do
         return _EMPTY[p.dtype]
 
-    def _launcher(self, name: str):
+    def _kernel(self, name: str):
+        """The function that runs block ``name``'s update: ``kernel(p, g, *arguments)``."""
         target = self.block_targets[name]
         if target == "cuda":
-            cuda = self._cuda
-            size = self.params[name].size
+            cuda, kind, size = self._cuda, self.kind, self.params[name].size
 
-            def launch(kind, *args):
+            def launch(*args):
                 cuda.launch(kind, size, *args)
 
             return launch
         kernels = _kernels.PARALLEL_KERNELS if target == "parallel" else _kernels.CPU_KERNELS
-
-        def launch(kind, *args):
-            kernels[kind](*args)
-
-        return launch
+        return kernels[self.kind]
 
     def check_grads(self, grads) -> dict:
         """``grads`` checked against the params (names, shapes, dtypes) and returned as 1-D
@@ -444,10 +425,14 @@ class Optimizer:
         arrays)."""
         flat_grads = self.check_grads(grads)
         self._before_step()  # checks the hyperparameters again if they have been changed
+        flags, scalars, per_block = self._flags, self._cast_scalars, self._loop_flags
         for name, g in flat_grads.items():
-            self._update(name, self._flat_params[name], g, self._state[name], self._launchers[name])
+            kernel, p, arrays, dtype = self._blocks[name]
+            loop_flags = self._settled_loop_flags if per_block is None else per_block[name]
+            kernel(p, g, *arrays, *scalars[dtype], *flags, *loop_flags)
+        if per_block is not None:  # the lazy state arrays in use have now been written
+            self._fresh.difference_update((n, s) for n in self._blocks for s in self._lazy_on)
         self.step_count += 1
-        self._after_step()
 
     # --------------------------------------------------------------------- cuda target
     def params_to_host(self) -> dict[str, np.ndarray]:
