@@ -94,6 +94,14 @@ BAD_CONFIGS = {
         "experiment: arm\nensemble: {size: 4, params: {L1: [0.5, 0.2]}}\n",
         ["ensemble.params", "low must not exceed high for L1"],
     ),
+    "arm length overflowing the inertia": (
+        "experiment: arm\narm: {L1: 1.0e+300}\n",
+        ["arm.L1", "must be <= 1000000, got 1e+300"],
+    ),
+    "ensemble length range below zero": (
+        "experiment: arm\nensemble: {size: 4, params: {L1: [-1, 0.3]}}\n",
+        ["ensemble.params", "the range of L1 must lie within (0, 1e+06]"],
+    ),
     "infinite tolerance": ("experiment: arm\nsolver: {rtol: .inf}\n", ["solver.rtol", "finite"]),
     "python tag": (
         "experiment: arm\nname: !!python/object/apply:os.system ['touch MARKER']\n",

@@ -35,6 +35,8 @@ from .base import (
 )
 
 Pair = tuple[float, float]
+#: The largest length (m), inertia (kg m^2) or mass (kg) a config may give the arm.
+PHYSICAL_MAX = 1e6
 
 
 class ArmParams(Section):
@@ -45,13 +47,14 @@ class ArmParams(Section):
     arm moves in a horizontal plane: no gravity).
     """
 
-    L1: float = Field(0.3, gt=0)
-    L2: float = Field(0.33, gt=0)
-    I1: float = Field(0.025, gt=0)
-    I2: float = Field(0.045, gt=0)
-    M1: float = Field(1.4, gt=0)
-    M2: float = Field(1.0, gt=0)
-    D2: float = Field(0.16, ge=0)
+    # Bounded far beyond any arm, so that the inertia terms (M2 * L1**2, ...) stay finite.
+    L1: float = Field(0.3, gt=0, le=PHYSICAL_MAX)
+    L2: float = Field(0.33, gt=0, le=PHYSICAL_MAX)
+    I1: float = Field(0.025, gt=0, le=PHYSICAL_MAX)
+    I2: float = Field(0.045, gt=0, le=PHYSICAL_MAX)
+    M1: float = Field(1.4, gt=0, le=PHYSICAL_MAX)
+    M2: float = Field(1.0, gt=0, le=PHYSICAL_MAX)
+    D2: float = Field(0.16, ge=0, le=PHYSICAL_MAX)
     B: tuple[Pair, Pair] = ((0.05, 0.025), (0.025, 0.05))
 
     def vector(self) -> np.ndarray:
@@ -497,6 +500,14 @@ class Ensemble(Section):
         for name, (low, high) in v.items():
             if low > high:
                 raise ValueError(f"low must not exceed high for {name}, got [{low}, {high}]")
+            # the values arm: accepts (D2 may be 0, the others must be positive)
+            positive = name != "D2"
+            if (low <= 0 if positive else low < 0) or not high <= PHYSICAL_MAX:
+                accepted = f"{'(0' if positive else '[0'}, {PHYSICAL_MAX:g}]"
+                raise ValueError(
+                    f"the range of {name} must lie within {accepted}, as arm.{name} does, "
+                    f"got [{low}, {high}]"
+                )
         return v
 
 
