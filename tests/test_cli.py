@@ -102,6 +102,10 @@ BAD_CONFIGS = {
         "experiment: arm\nensemble: {size: 4, params: {L1: [-1, 0.3]}}\n",
         ["ensemble.params", "the range of L1 must lie within (0, 1e+06]"],
     ),
+    "NaN initial angle": (
+        "experiment: arm\ninitial: {q_deg: [10, .nan]}\n",
+        ["initial.q_deg[1]", "must be a finite number, got nan"],
+    ),
     "infinite tolerance": ("experiment: arm\nsolver: {rtol: .inf}\n", ["solver.rtol", "finite"]),
     "python tag": (
         "experiment: arm\nname: !!python/object/apply:os.system ['touch MARKER']\n",

@@ -34,7 +34,11 @@ from .base import (
     median_time,
 )
 
-Pair = tuple[float, float]
+#: Two finite numbers (a value per joint, a range, a span): NaN or infinity is refused when
+#: the file is read, not met by the solver.
+Pair = tuple[
+    Annotated[float, Field(allow_inf_nan=False)], Annotated[float, Field(allow_inf_nan=False)]
+]
 #: The largest length (m), inertia (kg m^2) or mass (kg) a config may give the arm.
 PHYSICAL_MAX = 1e6
 
