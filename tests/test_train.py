@@ -168,6 +168,7 @@ def test_cli_runs_the_saddle_and_plots_it(tmp_path, figures):
         (["model.grl_lambda=1.0", "model.grl_layer=3"], "grl_layer"),
         (["data={kind: csv, path: missing.csv}"], "data.path"),
         (["optimizers=[]"], "optimizers: must have at least 1 item, got 0"),
+        (["transforms=[{kind: scale, factor: .nan}]"], "transforms[0].factor: must be a finite"),
     ],
 )
 def test_bad_training_configs_exit_2_naming_the_key(tmp_path, overrides, needle):

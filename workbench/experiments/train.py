@@ -301,7 +301,7 @@ class ScaleTransform(Section):
     """
 
     kind: Literal["scale"]
-    factor: float
+    factor: float = Field(allow_inf_nan=False)
     params: list[str] | None = Field(None, description="parameter blocks (None: all)")
 
 
