@@ -371,6 +371,27 @@ def test_a_full_disk_or_an_unwritable_folder_is_one_line_and_leaves_nothing(
     assert "Traceback" not in res.output and list(tmp_path.iterdir()) == []
 
 
+def test_an_os_error_outside_the_run_folder_is_one_line_without_the_folder_hint(
+    tmp_path, monkeypatch
+):
+    def reading_fails(*args, **kwargs):
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", "/elsewhere/in.csv")
+
+    monkeypatch.setattr(runs, "perform", reading_fails)
+    argv = ["run", str(ROOT / "configs/arm.yaml"), "-q", "--out", str(tmp_path)]
+    res = runner.invoke(app, argv)
+    assert res.exit_code == 2, res.output
+    assert res.stderr.strip() == "error: /elsewhere/in.csv: No such file or directory"
+    assert list(tmp_path.iterdir()) == []
+
+    def handler_timeout(*args, **kwargs):
+        raise TimeoutError("a signal handler's own exception")  # an OSError without errno
+
+    monkeypatch.setattr(runs, "perform", handler_timeout)
+    res = runner.invoke(app, argv)
+    assert isinstance(res.exception, TimeoutError)  # not mistaken for a file-system error
+
+
 @pytest.mark.parametrize(
     "override",
     ["torque.samples=1e12", "solver.t_eval=1000000000", "torque.samples=2.5"],

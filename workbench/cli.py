@@ -227,7 +227,9 @@ def run(
             _stopped(rd, config, overrides, "interrupted", 130)
         except TimeLimitReached as exc:
             _stopped(rd, config, overrides, f"stopped: {exc}", 1)
-        except OSError as exc:  # the run folder cannot be made or written: the user can fix it
+        except OSError as exc:  # a file that cannot be read or written: the user can fix it
+            if exc.errno is None:  # not the file system's (a signal handler's TimeoutError...)
+                raise
             if not rd.has_checkpoint():  # a half-written folder helps nobody
                 rd.discard()
             _fail(_filesystem_message(exc, Path(out_dir or cfg.output)))
@@ -243,12 +245,14 @@ def run(
 
 
 def _filesystem_message(exc: OSError, output: Path) -> str:
-    """One line for a run folder that cannot be made or written: the path, the reason, and
-    where run folders go."""
+    """One line for a file that cannot be read or written: the path and the reason, and where
+    run folders go when the file is in the output folder (or unnamed)."""
     target = Path(exc.filename) if exc.filename is not None else output
     reason = exc.strerror or str(exc)
     if isinstance(exc, FileExistsError) and target.exists() and not target.is_dir():
         reason = "exists and is not a folder"
+    if exc.filename is not None and not target.resolve().is_relative_to(output.resolve()):
+        return f"{target}: {reason}"  # not the run folder's: the hint would mislead
     return f"{target}: {reason} (run folders are written under --out, or the config's output)"
 
 
