@@ -258,16 +258,12 @@ class Optimizer:
         self._configure()
 
     # ------------------------------------------------------------------ the update rule
-    def _validate(self) -> None:
-        """Check the hyperparameters (they may have been changed since the last step)."""
-        for h, v in self.rule.validate(self.hyperparameter_values()).items():
-            setattr(self, h, v)
-
     def _configure(self) -> None:
         """What the hyperparameters decide: they are checked, the state arrays they need are
         made, and the flags and the arrays each block passes are chosen. Runs when they have
         changed since the last step (the key is their objects), not at every step."""
-        self._validate()
+        for h, v in self.rule.validate(self.hyperparameter_values()).items():
+            setattr(self, h, v)  # checked and normalised (pairs as tuples, bools as bool)
         self._ensure_state()
         hp = self.hyperparameter_values()
         rule = self.rule
@@ -286,24 +282,23 @@ class Optimizer:
             arrays = tuple(st[key] if key else empty for key in self._arrays)
             self._blocks[name] = (self._kernels[name], p, arrays, p.dtype)
 
-    def _before_step(self) -> None:
-        """The scalars and flags shared by the blocks, for this step."""
+    def _before_step(self) -> tuple[dict, dict | None]:
+        """This step's scalars, cast to each dtype of the blocks, and the loop flags by block
+        (None: every block takes the settled ones)."""
         # unchanged means the very objects _configure left (any assignment, even of an equal
         # value or of an array, configures again: cheap, and never compares arrays)
         if any(getattr(self, h) is not v for h, v in self._hp.items()):
             self._configure()
         scalars = self.rule.scalars(self._hp, self.step_count + 1)
-        self._cast_scalars = {dtype: _cast(dtype, *scalars) for dtype in self._dtypes}
+        cast = {dtype: _cast(dtype, *scalars) for dtype in self._dtypes}
         fresh = self._fresh
-        if self._lazy_on and fresh:  # the loop flags depend on the block
-            self._loop_flags = {
-                name: self.rule.loop_flag_values(
-                    self._on, lambda state, n=name: (n, state) in fresh
-                )
-                for name in self.params
-            }
-        else:
-            self._loop_flags = None
+        if not (self._lazy_on and fresh):
+            return cast, None
+        per_block = {
+            name: self.rule.loop_flag_values(self._on, lambda state, n=name: (n, state) in fresh)
+            for name in self.params
+        }
+        return cast, per_block
 
     # ---------------------------------------------------------------------- machinery
     def _block_target(self, size: int) -> str:
@@ -424,8 +419,8 @@ class Optimizer:
         the same names, shapes and dtypes as the params; on the cuda target host or device
         arrays)."""
         flat_grads = self.check_grads(grads)
-        self._before_step()  # checks the hyperparameters again if they have been changed
-        flags, scalars, per_block = self._flags, self._cast_scalars, self._loop_flags
+        scalars, per_block = self._before_step()  # checks changed hyperparameters again
+        flags = self._flags
         for name, g in flat_grads.items():
             kernel, p, arrays, dtype = self._blocks[name]
             loop_flags = self._settled_loop_flags if per_block is None else per_block[name]
